@@ -1,0 +1,245 @@
+// Package config reads mfa-authz's YAML config file: one file, strict keys,
+// defaults applied and every value validated before the service starts.
+// Errors name the offending key, as it is written in the file.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mfa-authz/mfa-authz/authz/profile"
+	"github.com/mfa-authz/mfa-authz/authz/regulation"
+	"github.com/mfa-authz/mfa-authz/authz/totp"
+	"github.com/mfa-authz/mfa-authz/policy"
+)
+
+// Config is the whole config file.
+type Config struct {
+	Server     Server            `yaml:"server"`
+	Log        Log               `yaml:"log"`
+	MFA        MFA               `yaml:"mfa"`
+	Identity   Identity          `yaml:"identity"`
+	TOTP       totp.Config       `yaml:"totp"`
+	Regulation regulation.Config `yaml:"regulation"`
+	Storage    Storage           `yaml:"storage"`
+	Cache      Cache             `yaml:"cache"`
+	Policy     policy.Config     `yaml:"policy"`
+}
+
+// Server is the `server` section: where mfa-authz listens.
+type Server struct {
+	// GRPCAddress serves envoy.service.auth.v3.Authorization, health and reflection.
+	GRPCAddress string `yaml:"grpc_address"`
+	// HTTPAddress serves plain-HTTP endpoints; empty disables them.
+	HTTPAddress string `yaml:"http_address"`
+	// ShutdownTimeout bounds how long in-flight checks may finish on SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Log is the `log` section.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or console
+}
+
+// MFA is the `mfa` section: the header, the answers, the grace period.
+type MFA struct {
+	Header          string         `yaml:"header"`
+	Profile         string         `yaml:"profile"`
+	ProblemBaseURL  string         `yaml:"problem_base_url"`
+	GracePeriod     *time.Duration `yaml:"grace_period"`
+	AllowUnenrolled bool           `yaml:"allow_unenrolled"`
+}
+
+// Identity is the `identity` section: how a request names its user.
+type Identity struct {
+	Header            string      `yaml:"header"`
+	JWTMetadata       JWTMetadata `yaml:"jwt_metadata"`
+	BearerFingerprint bool        `yaml:"bearer_fingerprint"`
+}
+
+// JWTMetadata locates a claim of Envoy's jwt_authn payload in the
+// CheckRequest's metadata_context.
+type JWTMetadata struct {
+	Namespace  string `yaml:"namespace"`
+	PayloadKey string `yaml:"payload_key"`
+	Claim      string `yaml:"claim"`
+}
+
+// Storage is the `storage` section: the embedded enrollment store.
+type Storage struct {
+	Path    string `yaml:"path"`
+	KeyFile string `yaml:"key_file"`
+}
+
+// Cache is the `cache` section: verified sessions kept in memory.
+type Cache struct {
+	MaxSessions int `yaml:"max_sessions"`
+}
+
+// Defaults.
+const (
+	DefaultGRPCAddress     = "127.0.0.1:9191"
+	DefaultHeader          = "X-MFA-Code"
+	DefaultGracePeriod     = 30 * time.Minute
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultJWTNamespace    = "envoy.filters.http.jwt_authn"
+	DefaultJWTPayloadKey   = "jwt_payload"
+	DefaultJWTClaim        = "sub"
+	DefaultStoragePath     = "data/store"
+	DefaultKeyFile         = "data/secrets/store.key"
+	DefaultMaxSessions     = 100_000
+)
+
+// Default returns the configuration used for keys the file leaves out.
+func Default() *Config {
+	grace := DefaultGracePeriod
+	return &Config{
+		Server: Server{GRPCAddress: DefaultGRPCAddress, ShutdownTimeout: DefaultShutdownTimeout},
+		Log:    Log{Level: "info", Format: "json"},
+		MFA:    MFA{Header: DefaultHeader, Profile: profile.Glue, GracePeriod: &grace},
+		Identity: Identity{JWTMetadata: JWTMetadata{
+			Namespace: DefaultJWTNamespace, PayloadKey: DefaultJWTPayloadKey, Claim: DefaultJWTClaim}},
+		TOTP:       totp.DefaultConfig(),
+		Regulation: regulation.DefaultConfig(),
+		Storage:    Storage{Path: DefaultStoragePath, KeyFile: DefaultKeyFile},
+		Cache:      Cache{MaxSessions: DefaultMaxSessions},
+	}
+}
+
+// Load reads and validates the config file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes a config document over the defaults and validates it.
+// Unknown keys and values of the wrong type are errors naming the key.
+func Parse(data []byte) (*Config, error) {
+	c := Default()
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) { // an empty file: all defaults
+			return c, c.Validate()
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := checkKeys(&root, "", c); err != nil {
+		return nil, err
+	}
+	if err := root.Decode(c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks every value, naming the first bad key.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: "+format, append([]any{key}, args...)...))
+	}
+	if err := checkAddress(c.Server.GRPCAddress); err != nil || c.Server.GRPCAddress == "" {
+		add("server.grpc_address", "want host:port, got %q", c.Server.GRPCAddress)
+	}
+	if c.Server.HTTPAddress != "" && checkAddress(c.Server.HTTPAddress) != nil {
+		add("server.http_address", "want host:port, got %q", c.Server.HTTPAddress)
+	}
+	if c.Server.ShutdownTimeout <= 0 {
+		add("server.shutdown_timeout", "must be positive, got %s", c.Server.ShutdownTimeout)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		add("log.format", "want json or console, got %q", c.Log.Format)
+	}
+	if !validHeaderName(c.MFA.Header) {
+		add("mfa.header", "not a valid HTTP header name: %q", c.MFA.Header)
+	}
+	if _, err := profile.New(c.MFA.Profile, DefaultHeader, ""); err != nil {
+		add("mfa.profile", "want %q or %q, got %q", profile.Glue, profile.Problem, c.MFA.Profile)
+	}
+	if c.MFA.GracePeriod == nil {
+		g := DefaultGracePeriod
+		c.MFA.GracePeriod = &g
+	} else if *c.MFA.GracePeriod < 0 {
+		add("mfa.grace_period", "must not be negative, got %s", *c.MFA.GracePeriod)
+	}
+	if u := c.MFA.ProblemBaseURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		add("mfa.problem_base_url", "want an http(s) URL, got %q", u)
+	}
+	if h := c.Identity.Header; h != "" && !validHeaderName(h) {
+		add("identity.header", "not a valid HTTP header name: %q", h)
+	}
+	if h := c.Identity.Header; h != "" && strings.EqualFold(h, c.MFA.Header) {
+		add("identity.header", "must differ from mfa.header %q", c.MFA.Header)
+	}
+	if c.Identity.JWTMetadata.Namespace == "" || c.Identity.JWTMetadata.PayloadKey == "" || c.Identity.JWTMetadata.Claim == "" {
+		add("identity.jwt_metadata", "namespace, payload_key and claim must not be empty")
+	}
+	if err := c.TOTP.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	if err := c.Regulation.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	if c.Storage.Path == "" {
+		add("storage.path", "must not be empty")
+	}
+	if c.Storage.KeyFile == "" {
+		add("storage.key_file", "must not be empty")
+	}
+	if c.Cache.MaxSessions < 1 {
+		add("cache.max_sessions", "must be at least 1, got %d", c.Cache.MaxSessions)
+	}
+	if _, err := policy.Compile(c.Policy); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func checkAddress(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil && port == "" {
+		err = errors.New("missing port")
+	}
+	return err
+}
+
+// validHeaderName reports whether name is an RFC 9110 token.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 0x80 || c <= ' ' || strings.IndexByte("\"(),/:;<=>?@[\\]{}\x7f", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}

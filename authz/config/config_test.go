@@ -1,0 +1,97 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.GRPCAddress != "127.0.0.1:9191" || c.MFA.Header != "X-MFA-Code" || c.MFA.Profile != "glue" ||
+		*c.MFA.GracePeriod != 30*time.Minute || c.Identity.JWTMetadata.Claim != "sub" ||
+		c.Identity.JWTMetadata.Namespace != "envoy.filters.http.jwt_authn" || c.Identity.JWTMetadata.PayloadKey != "jwt_payload" ||
+		c.TOTP.Digits != 6 || c.TOTP.Period != 30*time.Second || c.TOTP.Skew != 1 || c.TOTP.Algorithm != "SHA1" ||
+		c.Regulation.MaxFailures != 5 || c.Regulation.Window != 5*time.Minute || c.Regulation.Ban != 15*time.Minute ||
+		c.Cache.MaxSessions != 100000 || c.Log.Level != "info" || c.Log.Format != "json" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestExampleConfigParses(t *testing.T) {
+	c, err := Load("../../mfa-authz.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Policy.Rules) != 6 || c.Identity.Header != "x-user-id" {
+		t.Fatalf("example: %d rules, identity header %q", len(c.Policy.Rules), c.Identity.Header)
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	c, err := Parse([]byte(`
+mfa:
+  header: X-INVERS-MFA-Code
+  profile: problem
+  grace_period: 0s
+totp:
+  skew: 2
+policy:
+  anonymous: allow
+  rules:
+    - path: /checkout
+      grace_period: 5m
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MFA.Header != "X-INVERS-MFA-Code" || *c.MFA.GracePeriod != 0 || c.TOTP.Skew != 2 ||
+		c.TOTP.Digits != 6 || *c.Policy.Rules[0].GracePeriod != 5*time.Minute {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"mfa:\n  headr: X\n", "config: mfa.headr (line 2): unknown key"},
+		{"bogus: 1\n", "config: bogus (line 1): unknown key"},
+		{"policy:\n  rules:\n    - path: /a\n      mehtods: [GET]\n", "config: policy.rules[0].mehtods (line 4): unknown key"},
+		{"mfa:\n  grace_period: 30 minutes\n", `config: mfa.grace_period (line 2): invalid value "30 minutes": want a duration such as 30s or 5m`},
+		{"cache:\n  max_sessions: lots\n", `config: cache.max_sessions (line 2): invalid value "lots": want a int`},
+		{"mfa: [1]\n", "config: mfa (line 1): want a mapping of keys"},
+		{"policy:\n  rules: /a\n", "config: policy.rules (line 2): want a list"},
+		{"mfa:\n  profile: spryker\n", `config: mfa.profile: want "glue" or "problem", got "spryker"`},
+		{"mfa:\n  header: \"X MFA\"\n", `config: mfa.header: not a valid HTTP header name: "X MFA"`},
+		{"mfa:\n  grace_period: -1m\n", "config: mfa.grace_period: must not be negative, got -1m0s"},
+		{"server:\n  grpc_address: nowhere\n", `config: server.grpc_address: want host:port, got "nowhere"`},
+		{"log:\n  level: loud\n", `config: log.level: want debug, info, warn or error, got "loud"`},
+		{"regulation:\n  max_failures: 0\n", "config: regulation.max_failures: must be at least 1, got 0"},
+		{"totp:\n  digits: 7\n", "totp.digits: must be 6 or 8, got 7"},
+		{"identity:\n  header: X-MFA-Code\n", `config: identity.header: must differ from mfa.header "X-MFA-Code"`},
+		{"cache:\n  max_sessions: 0\n", "config: cache.max_sessions: must be at least 1, got 0"},
+		{"policy:\n  rules:\n    - path: /x/{\n", "policy.rules[0]"},
+		{"mfa:\n  problem_base_url: ftp://x\n", `config: mfa.problem_base_url: want an http(s) URL, got "ftp://x"`},
+		{"a: [\n", "config: yaml:"},
+	} {
+		_, err := Parse([]byte(c.yaml))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want error containing %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+func TestLoadNamesTheFile(t *testing.T) {
+	path := t.TempDir() + "/bad.yaml"
+	os.WriteFile(path, []byte("mfa:\n  nope: 1\n"), 0o600)
+	_, err := Load(path)
+	if err == nil || !strings.HasPrefix(err.Error(), path+": config: mfa.nope") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := Load(t.TempDir() + "/missing.yaml"); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("missing file: %v", err)
+	}
+}

@@ -1,0 +1,289 @@
+// Package authz is mfa-authz's decision engine: given one HTTP request, it
+// decides whether the request may reach the upstream, and if not, which
+// documented denial the client gets. It is plain Go with no transport:
+// the gRPC ext_authz adapter (authz/extauthz) and tests call Engine.Check.
+//
+// The engine fails closed: on a protected route every error, timeout,
+// ambiguity or panic is a denial.
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/mfa-authz/mfa-authz/authz/profile"
+	"github.com/mfa-authz/mfa-authz/authz/regulation"
+	"github.com/mfa-authz/mfa-authz/authz/store"
+	"github.com/mfa-authz/mfa-authz/cache"
+	"github.com/mfa-authz/mfa-authz/policy"
+)
+
+// MethodHeader is the upstream header naming the factor that verified the
+// user ("totp", …, or "none" when a protected route let an unverified user
+// through by configuration). Client-sent values never reach the upstream.
+const MethodHeader = "x-mfa-method"
+
+// MethodNone is MethodHeader's value when no factor verified the user.
+const MethodNone = "none"
+
+// Config is the engine's part of the config file.
+type Config struct {
+	// Header is the MFA header's name as configured (texts show it so).
+	Header string
+	// GracePeriod is how long a verified user is trusted (mfa.grace_period).
+	GracePeriod time.Duration
+	// AllowUnenrolled lets users with no factor at all through protected routes.
+	AllowUnenrolled bool
+	// Identity says where a request's user id comes from.
+	Identity IdentityConfig
+	// TOTPSkew is how many time steps before and after now a TOTP code may be from.
+	TOTPSkew uint
+}
+
+// Options are an engine's configuration and collaborators.
+type Options struct {
+	Config
+	Policy    *policy.Policy
+	Profile   profile.Profile
+	Store     store.Store
+	Sessions  *cache.Sessions
+	Regulator *regulation.Regulator
+	// Logger receives debug-level decision lines and errors; nil logs nothing.
+	Logger *zap.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine decides requests. It is safe for concurrent use; SetPolicy swaps
+// the policy atomically while checks run.
+type Engine struct {
+	cfg        Config
+	header     string // lower-case MFA header name
+	idHeader   string // lower-case identity header name, or ""
+	policy     atomic.Pointer[policy.Policy]
+	profile    profile.Profile
+	store      store.Store
+	sessions   *cache.Sessions
+	reg        *regulation.Regulator
+	log        *zap.Logger
+	now        func() time.Time
+	sessionTTL atomic.Int64 // how long sessions are cached: the longest grace in force
+}
+
+// New returns an engine. Every collaborator is required.
+func New(o Options) (*Engine, error) {
+	switch {
+	case o.Header == "":
+		return nil, errors.New("authz: empty MFA header name")
+	case o.Policy == nil, o.Profile == nil, o.Store == nil, o.Sessions == nil, o.Regulator == nil:
+		return nil, errors.New("authz: policy, profile, store, sessions and regulator are all required")
+	case o.GracePeriod < 0:
+		return nil, fmt.Errorf("authz: negative grace period %s", o.GracePeriod)
+	}
+	e := &Engine{
+		cfg:      o.Config,
+		header:   strings.ToLower(o.Header),
+		idHeader: strings.ToLower(o.Identity.Header),
+		profile:  o.Profile,
+		store:    o.Store,
+		sessions: o.Sessions,
+		reg:      o.Regulator,
+		log:      o.Logger,
+		now:      o.Now,
+	}
+	if e.log == nil {
+		e.log = zap.NewNop()
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	e.SetPolicy(o.Policy)
+	return e, nil
+}
+
+// SetPolicy atomically replaces the policy; checks already running finish
+// with the old one.
+func (e *Engine) SetPolicy(p *policy.Policy) {
+	ttl := e.cfg.GracePeriod
+	if g, ok := p.MaxGrace(); ok && g > ttl {
+		ttl = g
+	}
+	e.sessionTTL.Store(int64(ttl))
+	e.policy.Store(p)
+}
+
+// Policy returns the policy in force.
+func (e *Engine) Policy() *policy.Policy { return e.policy.Load() }
+
+// HeaderName returns the MFA header's name in lower case, as transports
+// must strip it from requests sent upstream.
+func (e *Engine) HeaderName() string { return e.header }
+
+// Decision is the outcome of a check.
+type Decision struct {
+	// Allowed reports whether the request may go upstream.
+	Allowed bool
+	// Rule is the rule that decided, nil when no rule matched.
+	Rule *policy.Rule
+	// Method is the factor that verified the user (or MethodNone) on an
+	// allowed protected request; empty on an unprotected one.
+	Method string
+	// Reason is why the request was denied; zero when allowed.
+	Reason profile.Reason
+	// Denial is the rendered answer for the client when denied.
+	Denial profile.Denial
+	// Detail says more about the outcome for logs and metrics ("session",
+	// "replay", "store error", …). It never holds a code or secret.
+	Detail string
+	// User is the identity the decision was made for, "" when none.
+	User string
+}
+
+// Check decides r. It never panics and never allows a protected request
+// on an error: a panic inside is recovered as an Unavailable denial.
+func (e *Engine) Check(ctx context.Context, r *Request) (d Decision) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Error("check panicked; request denied", zap.String("panic", fmt.Sprint(p)), zap.Stack("stack"))
+			d = e.deny(r, d.Rule, d.User, profile.Unavailable, "panic", 0)
+		}
+	}()
+	if r == nil {
+		r = &Request{}
+	}
+	if r.Path == "" {
+		// No path means no way to tell whether the route is protected.
+		return e.deny(r, nil, "", profile.Unavailable, "no path", 0)
+	}
+	pol := e.policy.Load()
+	rule := e.match(pol, r)
+	if rule == nil || !rule.MFARequired {
+		return Decision{Allowed: true, Rule: rule}
+	}
+	d.Rule = rule
+	user, detail := e.identity(r)
+	if user == "" {
+		if detail == "" && pol.AnonymousAllowed() {
+			return Decision{Allowed: true, Rule: rule, Method: MethodNone, Detail: "anonymous"}
+		}
+		if detail == "" {
+			detail = "no identity"
+		}
+		return e.deny(r, rule, "", profile.NoIdentity, detail, 0)
+	}
+	d.User = user
+	now := e.now()
+	if until, banned := e.reg.BannedUntil(user, now); banned {
+		return e.deny(r, rule, user, profile.TooManyAttempts, "banned", until.Sub(now))
+	}
+	grace := e.cfg.GracePeriod
+	if rule.HasGrace {
+		grace = rule.Grace
+	}
+	if s, ok := e.sessions.Get(user); ok && withinGrace(s.VerifiedAt, now, grace) {
+		return Decision{Allowed: true, Rule: rule, Method: s.Method, Detail: "session", User: user}
+	}
+	return e.verify(ctx, r, rule, user, now)
+}
+
+// withinGrace reports whether a verification at verifiedAt still counts at
+// now. A verification from the future (the clock stepped back) counts only
+// within a second, so a clock jump cannot stretch a session.
+func withinGrace(verifiedAt, now time.Time, grace time.Duration) bool {
+	age := now.Sub(verifiedAt)
+	return grace > 0 && age < grace && age > -time.Second
+}
+
+// verify handles a protected request of an identified user with no session:
+// it needs a valid code now.
+func (e *Engine) verify(ctx context.Context, r *Request, rule *policy.Rule, user string, now time.Time) Decision {
+	if err := ctx.Err(); err != nil {
+		return e.deny(r, rule, user, profile.Unavailable, "deadline: "+err.Error(), 0)
+	}
+	enr, err := e.store.Enrollment(ctx, user)
+	if errors.Is(err, store.ErrNotFound) {
+		enr, err = &store.Enrollment{}, nil
+	}
+	if err != nil {
+		e.log.Error("enrollment lookup failed; request denied", zap.Error(err))
+		return e.deny(r, rule, user, profile.Unavailable, "store error", 0)
+	}
+	methods := enr.Methods()
+	if len(methods) == 0 {
+		if e.cfg.AllowUnenrolled {
+			return Decision{Allowed: true, Rule: rule, Method: MethodNone, Detail: "unenrolled", User: user}
+		}
+		return e.deny(r, rule, user, profile.NotEnrolled, "no factor enrolled", 0)
+	}
+	raw, n := lookup(r.Header, e.header)
+	if n == 1 && strings.TrimSpace(raw) == "" || n == 0 {
+		return e.deny(r, rule, user, profile.Missing, "no code", 0)
+	}
+	att, retryAt, banned := e.reg.Begin(user, now)
+	if banned {
+		return e.deny(r, rule, user, profile.TooManyAttempts, "banned", retryAt.Sub(now))
+	}
+	method, code, ok := ParseCode(raw)
+	if n > 1 || !ok {
+		return e.fail(r, rule, user, att, now, "malformed code")
+	}
+	if method == "" {
+		method = methods[0]
+	}
+	if !enr.Has(method) {
+		att.Release()
+		return e.deny(r, rule, user, profile.NotEnrolled, method+" not enrolled", 0)
+	}
+	ok, detail, err := e.checkCode(ctx, user, enr, method, code, now)
+	if err != nil {
+		att.Release()
+		e.log.Error("code verification failed; request denied", zap.String("method", method), zap.Error(err))
+		return e.deny(r, rule, user, profile.Unavailable, detail, 0)
+	}
+	if !ok {
+		return e.fail(r, rule, user, att, now, detail)
+	}
+	att.Succeeded()
+	if !e.sessions.Put(user, cache.Session{VerifiedAt: now, Method: method}, time.Duration(e.sessionTTL.Load())) {
+		e.log.Warn("verified session not cached; the user will need a new code", zap.String("method", method))
+	}
+	return Decision{Allowed: true, Rule: rule, Method: method, Detail: "verified", User: user}
+}
+
+// fail settles a wrong attempt and renders the invalid-code denial.
+func (e *Engine) fail(r *Request, rule *policy.Rule, user string, att regulation.Attempt, now time.Time, detail string) Decision {
+	if att.Failed(now) {
+		e.log.Warn("user banned after too many invalid MFA codes", zap.String("user_hash", HashUser(user)))
+	}
+	return e.deny(r, rule, user, profile.Invalid, detail, 0)
+}
+
+// Denial renders the active profile's denial for reason, for transports
+// that must deny a request they cannot hand to Check.
+func (e *Engine) Denial(reason profile.Reason, flowID string) profile.Denial {
+	return e.profile.Deny(reason, profile.Details{FlowID: flowID})
+}
+
+// deny renders a denial with the active profile.
+func (e *Engine) deny(r *Request, rule *policy.Rule, user string, reason profile.Reason, detail string, retry time.Duration) Decision {
+	flow := r.ID
+	if flow == "" {
+		flow, _ = lookup(r.Header, "x-request-id")
+	}
+	if retry > 0 && retry < time.Second {
+		retry = time.Second
+	}
+	return Decision{
+		Rule:   rule,
+		Reason: reason,
+		Denial: e.profile.Deny(reason, profile.Details{FlowID: flow, RetryAfter: retry}),
+		Detail: detail,
+		User:   user,
+	}
+}

@@ -1,0 +1,136 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/mfa-authz/mfa-authz/authz/extauthz"
+)
+
+// Listeners are the service's bound sockets. Run binds them itself when
+// they are nil; tests pass their own to learn the ports.
+type Listeners struct {
+	GRPC, HTTP net.Listener
+}
+
+// Run serves until ctx ends, then drains in-flight checks within
+// server.shutdown_timeout. ready, when non-nil, is called with the bound
+// addresses once the service answers SERVING.
+func (s *Service) Run(ctx context.Context, l Listeners, ready func(Listeners)) error {
+	cfg := s.Config
+	var err error
+	if l.GRPC == nil {
+		if l.GRPC, err = net.Listen("tcp", cfg.Server.GRPCAddress); err != nil {
+			return fmt.Errorf("server.grpc_address: %w", err)
+		}
+	}
+	defer l.GRPC.Close()
+	if l.HTTP == nil && cfg.Server.HTTPAddress != "" {
+		if l.HTTP, err = net.Listen("tcp", cfg.Server.HTTPAddress); err != nil {
+			return fmt.Errorf("server.http_address: %w", err)
+		}
+	}
+	gs := grpc.NewServer(
+		// Envoy keeps long-lived HTTP/2 connections and may ping them.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	authv3.RegisterAuthorizationServer(gs, extauthz.New(s.Engine, s.Log))
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+
+	errc := make(chan error, 2)
+	var hsrv *http.Server
+	if l.HTTP != nil {
+		hsrv = &http.Server{Handler: healthHandler(hs), ReadHeaderTimeout: 5 * time.Second}
+		go func() { errc <- hsrv.Serve(l.HTTP) }()
+	}
+	go func() { errc <- gs.Serve(l.GRPC) }()
+	go s.sweep(ctx)
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	httpAddr := ""
+	if l.HTTP != nil {
+		httpAddr = l.HTTP.Addr().String()
+	}
+	s.Log.Info("mfa-authz serving",
+		zap.String("grpc_address", l.GRPC.Addr().String()),
+		zap.String("http_address", httpAddr),
+		zap.String("profile", cfg.MFA.Profile),
+		zap.Int("rules", len(s.Engine.Policy().Rules())))
+	if ready != nil {
+		ready(l)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		gs.Stop()
+		if hsrv != nil {
+			hsrv.Close()
+		}
+		return fmt.Errorf("listener failed: %w", err)
+	}
+	s.Log.Info("shutting down", zap.Duration("timeout", cfg.Server.ShutdownTimeout))
+	hs.Shutdown() // health answers NOT_SERVING so balancers stop sending
+	done := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(done)
+	}()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if hsrv != nil {
+		_ = hsrv.Shutdown(sctx)
+	}
+	select {
+	case <-done:
+	case <-sctx.Done():
+		s.Log.Warn("shutdown timeout: closing remaining connections")
+		gs.Stop()
+	}
+	s.Log.Info("stopped")
+	return nil
+}
+
+// healthHandler serves liveness and readiness on the HTTP listener.
+func healthHandler(hs *health.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := hs.Check(r.Context(), &healthpb.HealthCheckRequest{})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}
+
+// sweep periodically forgets settled regulation entries to bound memory.
+func (s *Service) sweep(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.Regulator.Sweep(now)
+		}
+	}
+}

@@ -1,0 +1,119 @@
+// Package service assembles a running mfa-authz from its config: the
+// store, the session cache, the regulator and the engine, served over gRPC
+// (ext_authz, health, reflection) and HTTP (health endpoints).
+package service
+
+import (
+	"fmt"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/profile"
+	"github.com/mfa-authz/mfa-authz/authz/regulation"
+	"github.com/mfa-authz/mfa-authz/authz/store"
+	"github.com/mfa-authz/mfa-authz/cache"
+	"github.com/mfa-authz/mfa-authz/policy"
+)
+
+// NewLogger builds the zap logger the log section asks for.
+func NewLogger(c config.Log) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	if c.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.DisableStacktrace = true
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.Sampling = nil
+	return zc.Build()
+}
+
+// OpenStore opens the embedded store, creating its key on first use.
+func OpenStore(c config.Storage, log *zap.Logger) (*store.Dir, error) {
+	key, created, err := store.LoadOrCreateKey(c.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Warn("created a new store key; back it up and keep it apart from the data",
+			zap.String("key_file", c.KeyFile))
+	}
+	for _, w := range store.KeyFileWarnings(c.KeyFile, c.Path) {
+		log.Warn(w, zap.String("key_file", c.KeyFile))
+	}
+	return store.OpenDir(c.Path, key)
+}
+
+// Service is everything a running server decides with.
+type Service struct {
+	Config    *config.Config
+	Log       *zap.Logger
+	Engine    *authz.Engine
+	Store     store.Store
+	Sessions  *cache.Sessions
+	Regulator *regulation.Regulator
+}
+
+// Close releases the store and the cache.
+func (s *Service) Close() {
+	s.Sessions.Close()
+	_ = s.Store.Close()
+}
+
+// New wires a service from a validated config. log may be nil.
+func New(c *config.Config, log *zap.Logger) (*Service, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	pol, err := policy.Compile(c.Policy)
+	if err != nil {
+		return nil, err
+	}
+	prof, err := profile.New(c.MFA.Profile, c.MFA.Header, c.MFA.ProblemBaseURL)
+	if err != nil {
+		return nil, err
+	}
+	st, err := OpenStore(c.Storage, log)
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := cache.New(c.Cache.MaxSessions)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	reg := regulation.New(c.Regulation)
+	eng, err := authz.New(authz.Options{
+		Config: authz.Config{
+			Header:          c.MFA.Header,
+			GracePeriod:     *c.MFA.GracePeriod,
+			AllowUnenrolled: c.MFA.AllowUnenrolled,
+			TOTPSkew:        c.TOTP.Skew,
+			Identity: authz.IdentityConfig{
+				Header:            c.Identity.Header,
+				Namespace:         c.Identity.JWTMetadata.Namespace,
+				PayloadKey:        c.Identity.JWTMetadata.PayloadKey,
+				Claim:             c.Identity.JWTMetadata.Claim,
+				BearerFingerprint: c.Identity.BearerFingerprint,
+			},
+		},
+		Policy:    pol,
+		Profile:   prof,
+		Store:     st,
+		Sessions:  sessions,
+		Regulator: reg,
+		Logger:    log,
+	})
+	if err != nil {
+		sessions.Close()
+		_ = st.Close()
+		return nil, err
+	}
+	return &Service{Config: c, Log: log, Engine: eng, Store: st, Sessions: sessions, Regulator: reg}, nil
+}

@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+)
+
+// UseTOTPStep records step as the user's last used TOTP time step if it is
+// greater than the one recorded; ok=false means replay (step <= last used).
+// A user with no record has used no step, so any step is accepted.
+//
+// The read-compare-write runs under the user's lock, so of any number of
+// concurrent calls with the same step, in this process or others, exactly
+// one succeeds. The record is fsynced before ok=true is returned, so an
+// accepted code stays used after a crash.
+//
+// The record lives in totp-used/, apart from the enrollment, so that this
+// server-side write never rewrites a file the CLI writes. A record that
+// fails its MAC yields ErrCorrupt: the code is refused, not accepted.
+func (d *Dir) UseTOTPStep(ctx context.Context, user string, step uint64) (bool, error) {
+	if err := d.begin(ctx, user); err != nil {
+		return false, err
+	}
+	name := d.keys.fileName(user)
+	unlock, err := d.lock(ctx, name)
+	if err != nil {
+		return false, fmt.Errorf("store: use TOTP step of user %q: %w", user, err)
+	}
+	defer unlock()
+
+	rel := path.Join(totpUsedDir, name)
+	p := filepath.Join(d.root, rel)
+	rec, err := readRecord(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// No step used yet.
+	case errors.Is(err, errTooLarge):
+		return false, corrupt(rel, user, err)
+	case err != nil:
+		return false, fmt.Errorf("store: read TOTP replay guard of user %q: %w", user, err)
+	default:
+		last, err := d.keys.openStep(name, rec)
+		if err != nil {
+			return false, corrupt(rel, user, err)
+		}
+		if step <= last {
+			return false, nil
+		}
+	}
+	if err := writeFile(p, d.keys.sealStep(name, step), false); err != nil {
+		return false, fmt.Errorf("store: write TOTP replay guard of user %q: %w", user, err)
+	}
+	return true, nil
+}

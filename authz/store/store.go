@@ -1,0 +1,151 @@
+// Package store keeps per-user MFA enrollments and the TOTP replay guard.
+//
+// The Store interface is what every replica of mfa-authz must agree on.
+// Dir is the embedded implementation: an encrypted directory on local disk
+// that the server and the CLI may use at the same time.
+package store
+
+import (
+	"context"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Methods a user can enroll, as named in Enrollment.Methods and Has.
+const (
+	MethodTOTP     = "totp"
+	MethodEmail    = "email"
+	MethodSMS      = "sms"
+	MethodRecovery = "recovery"
+)
+
+// Errors returned by Store implementations, possibly wrapped with the user
+// id or the record concerned; test for them with errors.Is.
+var (
+	// ErrNotFound means the user has no enrollment.
+	ErrNotFound = errors.New("store: no enrollment")
+	// ErrExists means the user already has an enrollment and replacing it
+	// was not asked for.
+	ErrExists = errors.New("store: enrollment exists")
+	// ErrCorrupt means a record exists but cannot be decrypted or
+	// authenticated: a wrong key, a damaged file, or a file moved from
+	// another user. It is never reported as ErrNotFound, so that a damaged
+	// record cannot make an enrolled user look unenrolled.
+	ErrCorrupt = errors.New("store: record cannot be decrypted")
+)
+
+// TOTP is an enrolled TOTP factor. Its parameters are the ones the user's
+// authenticator was set up with; they are kept per factor so that changing
+// the configuration later does not break existing enrollments.
+type TOTP struct {
+	// Secret is the shared key, base32 without padding.
+	Secret string `json:"secret"`
+	// Algorithm is the HMAC hash: SHA1, SHA256 or SHA512.
+	Algorithm string `json:"algorithm"`
+	// Digits is the code length: 6 or 8.
+	Digits int `json:"digits"`
+	// Period is the time step in seconds.
+	Period int `json:"period"`
+	// CreatedAt is when the factor was generated.
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// minSecretBytes is the shortest shared secret accepted: RFC 4226 section 4
+// requires at least 128 bits.
+const minSecretBytes = 16
+
+// validate checks the parameters a verifier depends on. Its errors never
+// contain the secret.
+func (t *TOTP) validate() error {
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(t.Secret)
+	if err != nil {
+		return errors.New("store: totp secret is not unpadded base32")
+	}
+	if len(key) < minSecretBytes {
+		return fmt.Errorf("store: totp secret is %d bits, need at least %d", len(key)*8, minSecretBytes*8)
+	}
+	switch t.Algorithm {
+	case "SHA1", "SHA256", "SHA512":
+	default:
+		return fmt.Errorf("store: totp algorithm must be SHA1, SHA256 or SHA512, got %q", t.Algorithm)
+	}
+	if t.Digits != 6 && t.Digits != 8 {
+		return fmt.Errorf("store: totp digits must be 6 or 8, got %d", t.Digits)
+	}
+	if t.Period < 1 {
+		return fmt.Errorf("store: totp period must be at least 1 second, got %d", t.Period)
+	}
+	return nil
+}
+
+// Enrollment is everything the store keeps about one user's factors.
+//
+// An enrollment whose factors this version does not know (written by a newer
+// version) has no Methods but is still an enrollment: callers must not treat
+// it as "not enrolled".
+type Enrollment struct {
+	// TOTP is the user's TOTP factor, or nil.
+	TOTP *TOTP `json:"totp,omitempty"`
+	// Email, SMS and recovery codes will be added here.
+}
+
+// Methods returns the enabled methods in preference order, TOTP first.
+func (e *Enrollment) Methods() []string {
+	if e == nil {
+		return nil
+	}
+	var m []string
+	if e.TOTP != nil {
+		m = append(m, MethodTOTP)
+	}
+	return m
+}
+
+// Has reports whether method is enabled.
+func (e *Enrollment) Has(method string) bool {
+	for _, m := range e.Methods() {
+		if m == method {
+			return true
+		}
+	}
+	return false
+}
+
+// validate checks an enrollment before it is written.
+func (e *Enrollment) validate() error {
+	if e == nil {
+		return errors.New("store: enrollment is nil")
+	}
+	if len(e.Methods()) == 0 {
+		return errors.New("store: enrollment has no factor")
+	}
+	if e.TOTP != nil {
+		if err := e.TOTP.validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Store is the storage every replica must agree on. Implementations: the
+// embedded Dir store; later Redis.
+//
+// The user id may be any non-empty string; implementations must not use it
+// as a path or key without encoding it.
+type Store interface {
+	// Enrollment returns the user's enrollment, or ErrNotFound when none.
+	Enrollment(ctx context.Context, user string) (*Enrollment, error)
+	// PutEnrollment stores e as the user's enrollment. It returns ErrExists
+	// if one exists and replace is false.
+	PutEnrollment(ctx context.Context, user string, e *Enrollment, replace bool) error
+	// DeleteEnrollment removes the user's enrollment, or returns ErrNotFound
+	// when none.
+	DeleteEnrollment(ctx context.Context, user string) error
+	// UseTOTPStep records step as used if it is greater than the last used
+	// step; ok=false means replay (step <= last used).
+	UseTOTPStep(ctx context.Context, user string, step uint64) (ok bool, err error)
+	// Close releases the store's resources.
+	Close() error
+}

@@ -1,0 +1,97 @@
+// Package cache keeps verified MFA sessions: who passed a second factor,
+// when, and with which method. It is the only state the Check hot path
+// reads for users inside their grace period, so it is in memory, bounded
+// and lock-free for readers.
+package cache
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/ristretto/v2"
+)
+
+// DefaultMaxSessions is the number of sessions kept when Config.MaxSessions is zero.
+const DefaultMaxSessions = 100_000
+
+// Session is one user's most recent successful verification.
+type Session struct {
+	// VerifiedAt is when the user last presented a valid second factor.
+	VerifiedAt time.Time
+	// Method is the factor that verified the user ("totp", "email", …).
+	Method string
+}
+
+// Sessions is a bounded, concurrency-safe map from user id to Session.
+// Entries expire after the TTL given to Put; Get never returns an entry
+// past its TTL. The zero value is not usable: call New.
+type Sessions struct {
+	c *ristretto.Cache[string, Session]
+}
+
+// New returns a session cache holding at most maxSessions users
+// (DefaultMaxSessions when maxSessions is zero).
+func New(maxSessions int) (*Sessions, error) {
+	if maxSessions < 0 {
+		return nil, fmt.Errorf("cache: max_sessions must not be negative, got %d", maxSessions)
+	}
+	if maxSessions == 0 {
+		maxSessions = DefaultMaxSessions
+	}
+	c, err := ristretto.NewCache(&ristretto.Config[string, Session]{
+		// Ristretto's admission policy wants about ten counters per item.
+		NumCounters: int64(maxSessions) * 10,
+		MaxCost:     int64(maxSessions),
+		BufferItems: 64,
+		// Every session costs 1, so MaxCost is a count of sessions.
+		IgnoreInternalCost: true,
+		Metrics:            true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	return &Sessions{c: c}, nil
+}
+
+// Get returns the user's session if one is cached and unexpired.
+func (s *Sessions) Get(user string) (Session, bool) {
+	return s.c.Get(user)
+}
+
+// Put records that user verified with method at verifiedAt, kept for ttl.
+// It returns only once the entry is visible to Get, so the user's very next
+// request finds it. It reports false when the cache declined the entry
+// (for example under memory pressure); the user must then verify again,
+// which is the safe side.
+func (s *Sessions) Put(user string, sess Session, ttl time.Duration) bool {
+	if ttl <= 0 {
+		return false
+	}
+	ok := s.c.SetWithTTL(user, sess, 1, ttl)
+	s.c.Wait()
+	if !ok {
+		return false
+	}
+	_, found := s.c.Get(user)
+	return found
+}
+
+// Delete forgets the user's session, so the next protected request needs a code.
+func (s *Sessions) Delete(user string) {
+	s.c.Del(user)
+	s.c.Wait()
+}
+
+// Stats reports cache counters for metrics.
+type Stats struct {
+	Hits, Misses, Evictions, Rejections uint64
+}
+
+// Stats returns the cache's counters since start.
+func (s *Sessions) Stats() Stats {
+	m := s.c.Metrics
+	return Stats{Hits: m.Hits(), Misses: m.Misses(), Evictions: m.KeysEvicted(), Rejections: m.SetsRejected()}
+}
+
+// Close stops the cache's background goroutines.
+func (s *Sessions) Close() { s.c.Close() }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/pquerna/otp"
+
+	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/service"
+	"github.com/mfa-authz/mfa-authz/authz/store"
+	"github.com/mfa-authz/mfa-authz/authz/totp"
+)
+
+const enrollSynopsis = "enroll totp --user ID --config FILE [--output text|json] [--qr FILE.png] [--force]"
+
+func enrollCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		fmt.Fprintf(stderr, "Usage: mfa-authz %s\n\nMethods: totp\nRun 'mfa-authz enroll totp --help' for the flags.\n", enrollSynopsis)
+		if len(args) == 0 {
+			return usageErr("enroll: name a method: totp")
+		}
+		return nil
+	}
+	if args[0] != store.MethodTOTP {
+		return usageErr("enroll: unknown method %q: only totp can be enrolled from the command line", args[0])
+	}
+	fs := newFlagSet("enroll totp", enrollSynopsis, stderr)
+	cfgPath := fs.String("config", "", "config file (YAML); required")
+	user := fs.String("user", "", "user id, as the identity config yields it (e.g. the JWT sub); required")
+	output := fs.String("output", "text", "output format: text or json")
+	qr := fs.String("qr", "", "also write the otpauth URI as a QR code PNG to this file")
+	force := fs.Bool("force", false, "replace the user's existing TOTP secret")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	switch {
+	case *cfgPath == "":
+		return usageErr("enroll totp: --config FILE is required")
+	case *user == "":
+		return usageErr("enroll totp: --user ID is required")
+	case *output != "text" && *output != "json":
+		return usageErr("enroll totp: --output must be text or json, got %q", *output)
+	case fs.NArg() > 0:
+		return usageErr("enroll totp: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log, err := service.NewLogger(config.Log{Level: "warn", Format: "console"})
+	if err != nil {
+		return err
+	}
+	st, err := service.OpenStore(cfg.Storage, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return enrollTOTP(context.Background(), st, cfg.TOTP, *user, *force, *output, *qr, stdout)
+}
+
+// enrollTOTP creates the user's TOTP factor, keeping any other factor they have.
+func enrollTOTP(ctx context.Context, st store.Store, tc totp.Config, user string, force bool, output, qrPath string, stdout io.Writer) error {
+	enr, err := st.Enrollment(ctx, user)
+	existed := err == nil
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		enr = &store.Enrollment{}
+	case err != nil:
+		return err
+	}
+	if enr.TOTP != nil && !force {
+		return fmt.Errorf("user %q already has a TOTP secret; use --force to replace it", user)
+	}
+	f, key, err := totp.Generate(tc, user, time.Now())
+	if err != nil {
+		return err
+	}
+	enr.TOTP = f
+	if err := st.PutEnrollment(ctx, user, enr, existed); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("user %q was enrolled concurrently; run again with --force to replace it", user)
+		}
+		return err
+	}
+	if qrPath != "" {
+		if err := writeQR(qrPath, key); err != nil {
+			return err
+		}
+	}
+	if output == "json" {
+		return json.NewEncoder(stdout).Encode(struct {
+			User   string `json:"user"`
+			Secret string `json:"secret"`
+			URI    string `json:"uri"`
+		}{user, f.Secret, key.URL()})
+	}
+	fmt.Fprintf(stdout, "Enrolled TOTP for user %q.\nSecret: %s\nURI:    %s\n", user, f.Secret, key.URL())
+	if qrPath != "" {
+		fmt.Fprintf(stdout, "QR:     %s\n", qrPath)
+	}
+	return nil
+}
+
+func writeQR(path string, key *otp.Key) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("--qr: %w", err)
+	}
+	if err := totp.QRPNG(f, key, 256); err != nil {
+		f.Close()
+		return fmt.Errorf("--qr %s: %w", path, err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os/signal"
+	"syscall"
+
+	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/service"
+	"go.uber.org/zap"
+)
+
+func serveCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "serve --config FILE", stderr)
+	cfgPath := fs.String("config", "", "config file (YAML); required")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *cfgPath == "" || fs.NArg() > 0 {
+		return usageErr("serve: --config FILE is required and takes no arguments")
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log, err := service.NewLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	svc, err := service.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log.Info("starting", zap.String("version", version), zap.String("config", *cfgPath))
+	return svc.Run(ctx, service.Listeners{}, nil)
+}

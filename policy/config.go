@@ -1,0 +1,50 @@
+package policy
+
+import "time"
+
+// Config is the policy section of the configuration file.
+//
+// The zero Config is valid: it protects nothing.
+type Config struct {
+	// Anonymous says what happens to a request without an authenticated
+	// subject on a route that requires MFA: "deny" (the default, also when
+	// empty) or "allow".
+	Anonymous string `yaml:"anonymous"`
+
+	// CaseInsensitive makes paths match regardless of case. Nil means true:
+	// most upstream routers are case-sensitive, but some are not, and
+	// over-protecting a path that differs only in case is harmless.
+	CaseInsensitive *bool `yaml:"case_insensitive"`
+
+	// Rules are tried in order; the first one that admits a request decides it.
+	Rules []RuleConfig `yaml:"rules"`
+}
+
+// RuleConfig is one rule as written in the configuration file.
+type RuleConfig struct {
+	// Name is an optional label used in messages.
+	Name string `yaml:"name"`
+
+	// Path is the pattern the request path must match (required). See the
+	// package documentation for the syntax.
+	Path string `yaml:"path"`
+
+	// Host optionally restricts the rule to one host, such as
+	// "shop.example.com", "shop.example.com:8443" or "*.example.com".
+	// Empty means any host.
+	Host string `yaml:"host"`
+
+	// Methods lists the HTTP methods the rule applies to; "*" means every
+	// method. Empty means POST, PUT, PATCH and DELETE.
+	Methods []string `yaml:"methods"`
+
+	// MFA is "required" (the default, also when empty) or "none". A "none"
+	// rule is an exception: placed before a broader rule, it exempts the
+	// requests it matches.
+	MFA string `yaml:"mfa"`
+
+	// GracePeriod optionally overrides the global grace period for this rule:
+	// how long a verified code keeps satisfying it. Zero demands a fresh code
+	// on every request.
+	GracePeriod *time.Duration `yaml:"grace_period"`
+}

@@ -1,0 +1,187 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// hostPattern is the compiled host of a rule.
+type hostPattern struct {
+	// name is lower case without a trailing dot; "" admits every host. For a
+	// wildcard it is the required suffix including its leading dot, as in
+	// ".example.com".
+	name     string
+	wildcard bool
+	// port is the port the rule names, without leading zeros; "" admits
+	// every port.
+	port string
+}
+
+// parseHostPattern validates a rule's host and returns it compiled and in
+// normalized form.
+func parseHostPattern(s string) (hostPattern, string, error) {
+	if s == "" {
+		return hostPattern{}, "", nil
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return hostPattern{}, "", errors.New("must be ASCII: write an internationalized name in its xn-- form")
+		}
+	}
+	if strings.ContainsAny(s, "/?#@") {
+		return hostPattern{}, "", errors.New("must be a host name with an optional port, not a URL")
+	}
+	s = strings.ToLower(s)
+
+	name, port := s, ""
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return hostPattern{}, "", errors.New(`unterminated IPv6 literal (missing "]")`)
+		}
+		name = s[:end+1]
+		if _, err := netip.ParseAddr(name[1:end]); err != nil || !strings.Contains(name, ":") {
+			return hostPattern{}, "", fmt.Errorf("invalid IPv6 literal %q", name)
+		}
+		rest := s[end+1:]
+		if rest != "" {
+			if rest[0] != ':' {
+				return hostPattern{}, "", fmt.Errorf("unexpected %q after IPv6 literal", rest)
+			}
+			port = rest[1:]
+			if port == "" {
+				return hostPattern{}, "", errors.New(`empty port after ":"`)
+			}
+		}
+	} else {
+		if i := strings.LastIndexByte(s, ':'); i >= 0 {
+			if strings.Count(s, ":") > 1 {
+				return hostPattern{}, "", errors.New(`an IPv6 address must be written in brackets, as in "[::1]"`)
+			}
+			name, port = s[:i], s[i+1:]
+			if port == "" {
+				return hostPattern{}, "", errors.New(`empty port after ":"`)
+			}
+		}
+		name = strings.TrimRight(name, ".")
+		if err := checkHostName(name); err != nil {
+			return hostPattern{}, "", err
+		}
+	}
+	if port != "" {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || n == 0 {
+			return hostPattern{}, "", fmt.Errorf("invalid port %q (want 1-65535)", port)
+		}
+		port = strconv.FormatUint(n, 10)
+	}
+
+	h := hostPattern{name: name, port: port}
+	norm := name
+	if strings.HasPrefix(name, "*.") {
+		h.name, h.wildcard = name[1:], true
+	}
+	if port != "" {
+		norm += ":" + port
+	}
+	return h, norm, nil
+}
+
+// checkHostName validates a DNS name, optionally starting with the wildcard
+// label "*".
+func checkHostName(name string) error {
+	if name == "" {
+		return errors.New("empty host name")
+	}
+	labels := strings.Split(name, ".")
+	if labels[0] == "*" {
+		if len(labels) == 1 {
+			return errors.New(`"*" alone is not a host: leave host empty to match any host`)
+		}
+		labels = labels[1:]
+	}
+	for _, l := range labels {
+		if l == "" {
+			return errors.New("empty label")
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			switch {
+			case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+			case c == '*':
+				return errors.New(`"*" is only allowed as the whole first label, as in "*.example.com"`)
+			default:
+				return fmt.Errorf("invalid character %q", string(c))
+			}
+		}
+	}
+	return nil
+}
+
+// reqHost is a request's host split into name and port. It refers to the
+// request's own bytes: splitting never allocates.
+type reqHost struct {
+	name string // no userinfo, no port, no trailing dot; "" = unknown
+	port string // without leading zeros; "" = none or unreadable
+}
+
+// parseRequestHost splits a request's Host or :authority value. It is
+// lenient, since the request is what it is: userinfo is dropped, and a port
+// that is not a number is ignored so the host still matches port-specific
+// rules.
+func parseRequestHost(h string) reqHost {
+	if i := strings.LastIndexByte(h, '@'); i >= 0 {
+		h = h[i+1:]
+	}
+	var port string
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i >= 0 {
+			if rest := h[i+1:]; rest != "" && rest[0] == ':' {
+				port = rest[1:]
+			}
+			h = h[:i+1]
+		}
+	} else if i := strings.IndexByte(h, ':'); i >= 0 && strings.IndexByte(h[i+1:], ':') < 0 {
+		h, port = h[:i], h[i+1:]
+	}
+	return reqHost{name: strings.TrimRight(h, "."), port: canonicalPort(port)}
+}
+
+// canonicalPort strips leading zeros, so that "08443" names the same port as
+// "8443", and returns "" for anything that is not a number.
+func canonicalPort(p string) string {
+	if p == "" || strings.TrimLeft(p, "0123456789") != "" {
+		return ""
+	}
+	if q := strings.TrimLeft(p, "0"); q != "" {
+		return q
+	}
+	return "0"
+}
+
+// admits reports whether the pattern admits host r. An unknown (empty) host
+// is admitted: see entry.admit for how that is used.
+func (h *hostPattern) admits(r reqHost) bool {
+	if h.name == "" || r.name == "" {
+		return true
+	}
+	if h.port != "" && r.port != "" && h.port != r.port {
+		return false
+	}
+	if !h.wildcard {
+		return strings.EqualFold(r.name, h.name)
+	}
+	if n := len(r.name) - len(h.name); n > 0 && strings.EqualFold(r.name[n:], h.name) {
+		return true
+	}
+	if isASCII(r.name) {
+		return false
+	}
+	// Case folding can change a character's length in bytes (the Kelvin sign
+	// folds to "k"), so compare folded strings.
+	f := foldString(r.name)
+	return len(f) > len(h.name) && strings.HasSuffix(f, h.name)
+}

@@ -1,0 +1,653 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/pquerna/otp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/mfa-authz/mfa-authz/authz/store"
+	"github.com/mfa-authz/mfa-authz/authz/totp"
+)
+
+// binPath is the mfa-authz binary built once by TestMain.
+var binPath string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err == nil {
+		_, err = os.Stat(filepath.Join(root, "go.mod"))
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: cannot find the module root: %v\n", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "mfa-authz-e2e-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binPath = filepath.Join(dir, "mfa-authz")
+	args := []string{"build", "-o", binPath}
+	if raceEnabled {
+		// A race in the server is a failure of this test too: build the
+		// binary with the detector when the test runs with it.
+		args = append(args, "-race")
+	}
+	args = append(args, "./cmd/mfa-authz")
+	build := exec.Command("go", args...)
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: go %s: %v\n%s", strings.Join(args, " "), err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// ---------------------------------------------------------------------------
+// Command line.
+
+// cliResult is the outcome of one mfa-authz invocation.
+type cliResult struct {
+	args   []string
+	stdout string
+	stderr string
+	code   int
+}
+
+func (r cliResult) String() string {
+	return fmt.Sprintf("mfa-authz %s\nexit status: %d\nstdout:\n%s\nstderr:\n%s",
+		strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
+}
+
+// runCLI runs the binary to completion (at most 20 s) and returns its output
+// and exit status.
+func runCLI(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := cliResult{args: args, stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit) && exit.Exited():
+		res.code = exit.ExitCode()
+	case ctx.Err() != nil:
+		t.Fatalf("mfa-authz %s did not finish within 20s\n%s", strings.Join(args, " "), res)
+	default:
+		t.Fatalf("mfa-authz %s: %v\n%s", strings.Join(args, " "), err, res)
+	}
+	if raceEnabled && strings.Contains(res.stderr, "WARNING: DATA RACE") {
+		t.Errorf("data race in the binary:\n%s", res)
+	}
+	return res
+}
+
+// factor is an enrolled user's TOTP factor, as the enroll command printed it.
+type factor struct {
+	user   string
+	secret string
+	uri    string
+	tf     store.TOTP
+}
+
+// newFactor reads the factor's parameters from its otpauth URI, checking
+// that the URI names the user and carries the printed secret.
+func newFactor(t *testing.T, user, secret, uri string) *factor {
+	t.Helper()
+	key, err := otp.NewKeyFromURL(uri)
+	if err != nil {
+		t.Fatalf("enroll printed an unparsable URI %q: %v", uri, err)
+	}
+	if key.Type() != "totp" || key.AccountName() != user || key.Issuer() != "mfa-authz" || key.Secret() != secret {
+		t.Fatalf("URI %q: type %q account %q issuer %q secret %q; want totp, %q, mfa-authz, the printed secret %q",
+			uri, key.Type(), key.AccountName(), key.Issuer(), key.Secret(), user, secret)
+	}
+	if key.Period() != 30 || key.Digits() != otp.DigitsSix || key.Algorithm() != otp.AlgorithmSHA1 {
+		t.Fatalf("URI %q: period %d digits %d algorithm %s; want the defaults 30, 6, SHA1",
+			uri, key.Period(), key.Digits(), key.Algorithm())
+	}
+	return &factor{user: user, secret: secret, uri: uri, tf: store.TOTP{
+		Secret: secret, Algorithm: "SHA1", Digits: 6, Period: 30,
+	}}
+}
+
+// step returns the current TOTP time step.
+func (f *factor) step() uint64 {
+	return uint64(time.Now().Unix()) / uint64(f.tf.Period)
+}
+
+// codeAt returns the code of time step s.
+func (f *factor) codeAt(t *testing.T, s uint64) string {
+	t.Helper()
+	code, err := totp.Code(&f.tf, time.Unix(int64(s)*int64(f.tf.Period), 0))
+	if err != nil {
+		t.Fatalf("totp.Code(%s): %v", f.user, err)
+	}
+	return code
+}
+
+// wrongCode returns a well-formed code that matches none of the steps the
+// server could accept now.
+func (f *factor) wrongCode(t *testing.T) string {
+	t.Helper()
+	cur := f.step()
+	near := map[string]bool{}
+	for s := cur - 3; s <= cur+3; s++ {
+		near[f.codeAt(t, s)] = true
+	}
+	for i := 0; ; i++ {
+		c := fmt.Sprintf("%06d", (i*137137+424242)%1000000)
+		if !near[c] {
+			return c
+		}
+	}
+}
+
+// enrollOutput is the exact shape of `enroll --output json`.
+type enrollOutput struct {
+	User   string `json:"user"`
+	Secret string `json:"secret"`
+	URI    string `json:"uri"`
+}
+
+// enrollJSON enrolls user with --output json (plus extra flags) and returns
+// the factor.
+func enrollJSON(t *testing.T, cfg, user string, extra ...string) *factor {
+	t.Helper()
+	args := append([]string{"enroll", "totp", "--user", user, "--config", cfg, "--output", "json"}, extra...)
+	res := runCLI(t, args...)
+	if res.code != 0 {
+		t.Fatalf("enroll %s: want exit status 0\n%s", user, res)
+	}
+	dec := json.NewDecoder(strings.NewReader(res.stdout))
+	dec.DisallowUnknownFields()
+	var out enrollOutput
+	if err := dec.Decode(&out); err != nil {
+		t.Fatalf("enroll %s: stdout is not the {user,secret,uri} JSON object: %v\n%s", user, err, res)
+	}
+	if dec.More() {
+		t.Fatalf("enroll %s: stdout holds more than one JSON value\n%s", user, res)
+	}
+	if out.User != user || out.Secret == "" || !strings.HasPrefix(out.URI, "otpauth://totp/") {
+		t.Fatalf("enroll %s: got %+v; want user %q, a secret and an otpauth://totp/ URI", user, out, user)
+	}
+	return newFactor(t, user, out.Secret, out.URI)
+}
+
+// ---------------------------------------------------------------------------
+// Config files.
+
+// freePort returns a loopback address that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// cfgOpts shapes one config file. Empty fields keep the defaults used by
+// most scenarios.
+type cfgOpts struct {
+	MFA       []string // extra "key: value" lines of the mfa section
+	Anonymous string   // policy.anonymous
+	Rules     string   // the policy.rules list, indented by four spaces
+	Raw       string   // the whole file, except server and storage (for broken configs)
+}
+
+const defaultRules = `    - path: /customer-password/**
+      methods: [POST, PATCH, DELETE]
+    - path: /checkout/**
+      methods: [POST]
+      grace_period: 0s
+`
+
+// testEnv is one config file with its own store and port.
+type testEnv struct {
+	dir  string
+	cfg  string
+	addr string
+}
+
+// newEnv writes a config file in a fresh temp dir: its own loopback port,
+// the store data and key in separate subdirectories, JSON logs.
+func newEnv(t *testing.T, o cfgOpts) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	e := &testEnv{dir: dir, cfg: filepath.Join(dir, "mfa-authz.yaml"), addr: freePort(t)}
+	var b strings.Builder
+	fmt.Fprintf(&b, "server:\n  grpc_address: %s\n  shutdown_timeout: 5s\n", e.addr)
+	fmt.Fprintf(&b, "storage:\n  path: %s\n  key_file: %s\n",
+		strconv.Quote(filepath.Join(dir, "data", "store")), strconv.Quote(filepath.Join(dir, "secrets", "store.key")))
+	if o.Raw != "" {
+		b.WriteString(o.Raw)
+	} else {
+		b.WriteString("log:\n  level: debug\n  format: json\n")
+		b.WriteString("mfa:\n  header: X-MFA-Code\n")
+		for _, l := range o.MFA {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+		b.WriteString("identity:\n  header: x-user-id\n")
+		anon := o.Anonymous
+		if anon == "" {
+			anon = "deny"
+		}
+		rules := o.Rules
+		if rules == "" {
+			rules = defaultRules
+		}
+		fmt.Fprintf(&b, "policy:\n  anonymous: %s\n  rules:\n%s", anon, rules)
+	}
+	if err := os.WriteFile(e.cfg, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// ---------------------------------------------------------------------------
+// The server process.
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a child's
+// stdout and stderr copiers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// server is a running `mfa-authz serve` child process and a client of it.
+type server struct {
+	env     *testEnv
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	done    chan struct{} // closed when the process has exited
+	waitErr error         // valid once done is closed
+	conn    *grpc.ClientConn
+	authz   authv3.AuthorizationClient
+	health  healthpb.HealthClient
+}
+
+// startServer starts `mfa-authz serve --config` for e and waits (at most
+// 10 s) until its gRPC health check answers SERVING.
+func startServer(t *testing.T, e *testEnv) *server {
+	t.Helper()
+	s := &server{env: e, out: &syncBuffer{}, done: make(chan struct{})}
+	s.cmd = exec.Command(binPath, "serve", "--config", e.cfg)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start serve: %v", err)
+	}
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		if s.conn != nil {
+			s.conn.Close()
+		}
+		select {
+		case <-s.done:
+		default:
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+		if raceEnabled && strings.Contains(s.out.String(), "WARNING: DATA RACE") {
+			t.Errorf("data race in the server:\n%s", s.out.String())
+		}
+	})
+	conn, err := grpc.NewClient(e.addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.5, MaxDelay: 200 * time.Millisecond},
+			MinConnectTimeout: time.Second,
+		}))
+	if err != nil {
+		t.Fatalf("grpc client for %s: %v", e.addr, err)
+	}
+	s.conn = conn
+	s.authz = authv3.NewAuthorizationClient(conn)
+	s.health = healthpb.NewHealthClient(conn)
+
+	deadline := time.Now().Add(10 * time.Second)
+	var last string
+	for {
+		select {
+		case <-s.done:
+			t.Fatalf("serve exited before answering health checks: %v\n%s", s.waitErr, s.logTail())
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		resp, err := s.health.Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return s
+		}
+		last = fmt.Sprintf("status %v, error %v", resp.GetStatus(), err)
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not SERVING within 10s (last: %s)%s", last, s.logTail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// logTail returns the server's last output lines, for failure messages.
+func (s *server) logTail() string {
+	lines := strings.Split(strings.TrimRight(s.out.String(), "\n"), "\n")
+	if len(lines) > 25 {
+		lines = lines[len(lines)-25:]
+	}
+	return "\n--- server log tail ---\n" + strings.Join(lines, "\n")
+}
+
+// stop sends SIGTERM and waits up to 5 s for the process to exit. It
+// returns the exit status and how long the exit took.
+func (s *server) stop(t *testing.T) (int, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v%s", err, s.logTail())
+	}
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("serve still running 5s after SIGTERM%s", s.logTail())
+	}
+	took := time.Since(start)
+	var exit *exec.ExitError
+	switch {
+	case s.waitErr == nil:
+		return 0, took
+	case errors.As(s.waitErr, &exit):
+		return exit.ExitCode(), took
+	default:
+		t.Fatalf("wait: %v%s", s.waitErr, s.logTail())
+		return -1, took
+	}
+}
+
+// check sends req and fails the test on a transport error.
+func (s *server) check(t *testing.T, req *authv3.CheckRequest) *authv3.CheckResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := s.authz.Check(ctx, req)
+	if err != nil {
+		t.Fatalf("Check(%s): %v%s", prototext.Format(req), err, s.logTail())
+	}
+	return resp
+}
+
+// ---------------------------------------------------------------------------
+// Requests.
+
+const (
+	host          = "shop.example.com"
+	protectedPath = "/customer-password/DE--42"
+)
+
+// req describes one HTTP request as Envoy would report it.
+type req struct {
+	method, path string
+	user         string // x-user-id; "" for none
+	code         string // X-MFA-Code; "" for none
+	requestID    string // x-request-id header; "" for none
+	id           string // attributes.request.http.id; "" for none
+	extra        map[string]string
+	jwtSub       string // jwt_authn payload sub; "" for no metadata
+}
+
+// build returns the CheckRequest, with the attribute fields and Envoy's
+// lower-case headers map, pseudo-headers included.
+func (r req) build(t *testing.T) *authv3.CheckRequest {
+	t.Helper()
+	h := map[string]string{":method": r.method, ":path": r.path, ":authority": host}
+	if r.user != "" {
+		h["x-user-id"] = r.user
+	}
+	if r.code != "" {
+		h["x-mfa-code"] = r.code
+	}
+	if r.requestID != "" {
+		h["x-request-id"] = r.requestID
+	}
+	for k, v := range r.extra {
+		h[k] = v
+	}
+	cr := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Id: r.id, Method: r.method, Path: r.path, Host: host, Scheme: "https", Protocol: "HTTP/1.1", Headers: h,
+		}},
+	}}
+	if r.jwtSub != "" {
+		md, err := structpb.NewStruct(map[string]any{
+			"jwt_payload": map[string]any{
+				"sub": r.jwtSub,
+				"iss": "https://issuer.example.com",
+				"aud": []any{"shop"},
+				"exp": float64(time.Now().Add(time.Hour).Unix()),
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cr.Attributes.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
+			"envoy.filters.http.jwt_authn": md,
+		}}
+	}
+	return cr
+}
+
+// protected is a POST to the protected path.
+func protected(user, code string) req {
+	return req{method: "POST", path: protectedPath, user: user, code: code}
+}
+
+// ---------------------------------------------------------------------------
+// Assertions.
+
+// Denial bodies of the glue profile, exactly as Spryker's Glue API answers.
+const (
+	glueMissing     = `{"errors":[{"status":403,"code":"5900","detail":"X-MFA-Code header is missing."}]}`
+	glueInvalid     = `{"errors":[{"status":403,"code":"5901","detail":"X-MFA-Code is invalid."}]}`
+	glueNoIdentity  = `{"errors":[{"status":403,"code":"5905","detail":"No customer identifier provided."}]}`
+	glueNotEnrolled = `{"errors":[{"status":403,"code":"5910","detail":"MFA is not activated for this customer."}]}`
+	glueTooMany     = `{"errors":[{"status":429,"code":"5911","detail":"Too many invalid MFA codes. Try again later."}]}`
+	glueUnavailable = `{"errors":[{"status":503,"code":"5912","detail":"MFA verification is temporarily unavailable."}]}`
+
+	glueType    = "application/vnd.api+json"
+	problemType = "application/problem+json"
+)
+
+// denial is an expected DeniedResponse.
+type denial struct {
+	rpc         codes.Code
+	status      int
+	contentType string
+	body        string
+	// retryAfter, when non-zero, is the most seconds a retry-after header
+	// may say; zero means the header must be absent.
+	retryAfter int
+}
+
+func deny403(body string) denial {
+	return denial{rpc: codes.PermissionDenied, status: 403, contentType: glueType, body: body}
+}
+
+func show(resp *authv3.CheckResponse) string {
+	return prototext.Format(resp)
+}
+
+// headerValues collects a header list by lower-case key.
+func headerValues(hs []*corev3.HeaderValueOption) map[string][]*corev3.HeaderValueOption {
+	m := map[string][]*corev3.HeaderValueOption{}
+	for _, h := range hs {
+		k := strings.ToLower(h.GetHeader().GetKey())
+		m[k] = append(m[k], h)
+	}
+	return m
+}
+
+// expectDenied asserts the rpc status, HTTP status, headers and body of a
+// denial.
+func (s *server) expectDenied(t *testing.T, resp *authv3.CheckResponse, want denial) {
+	t.Helper()
+	if got := codes.Code(resp.GetStatus().GetCode()); got != want.rpc {
+		t.Errorf("rpc status: got %d (%v), want %d (%v)\nresponse: %s%s", got, got, want.rpc, want.rpc, show(resp), s.logTail())
+	}
+	d := resp.GetDeniedResponse()
+	if d == nil {
+		t.Fatalf("got no DeniedResponse, want HTTP %d %s\nresponse: %s%s", want.status, want.body, show(resp), s.logTail())
+	}
+	if got := int(d.GetStatus().GetCode()); got != want.status {
+		t.Errorf("HTTP status: got %d, want %d\nresponse: %s%s", got, want.status, show(resp), s.logTail())
+	}
+	if d.GetBody() != want.body {
+		t.Errorf("body:\n got: %s\nwant: %s%s", d.GetBody(), want.body, s.logTail())
+	}
+	hv := headerValues(d.GetHeaders())
+	one := func(name string) (string, bool) {
+		vs := hv[name]
+		if len(vs) > 1 {
+			t.Errorf("header %s sent %d times\nresponse: %s", name, len(vs), show(resp))
+		}
+		if len(vs) == 0 {
+			return "", false
+		}
+		return vs[0].GetHeader().GetValue(), true
+	}
+	if got, _ := one("content-type"); got != want.contentType {
+		t.Errorf("content-type: got %q, want %q\nresponse: %s", got, want.contentType, show(resp))
+	}
+	if got, _ := one("cache-control"); got != "no-store" {
+		t.Errorf("cache-control: got %q, want \"no-store\" on a denial\nresponse: %s", got, show(resp))
+	}
+	ra, ok := one("retry-after")
+	switch {
+	case want.retryAfter == 0 && ok:
+		t.Errorf("unexpected retry-after %q\nresponse: %s", ra, show(resp))
+	case want.retryAfter > 0 && !ok:
+		t.Errorf("no retry-after header, want one of at most %d seconds\nresponse: %s%s", want.retryAfter, show(resp), s.logTail())
+	case want.retryAfter > 0:
+		n, err := strconv.Atoi(ra)
+		if err != nil || n < want.retryAfter-60 || n > want.retryAfter {
+			t.Errorf("retry-after: got %q, want whole seconds in [%d, %d]", ra, want.retryAfter-60, want.retryAfter)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// expectAllowed asserts an OK answer. method "" is an unprotected request:
+// the MFA and method headers are removed and nothing is added. Otherwise
+// the method header is set (overwriting any client value) and the MFA
+// header is removed.
+func (s *server) expectAllowed(t *testing.T, resp *authv3.CheckResponse, method string) {
+	t.Helper()
+	if got := codes.Code(resp.GetStatus().GetCode()); got != codes.OK {
+		t.Fatalf("rpc status: got %d (%v), want 0 (OK)\nresponse: %s%s", got, got, show(resp), s.logTail())
+	}
+	ok := resp.GetOkResponse()
+	if ok == nil {
+		t.Fatalf("got no OkResponse\nresponse: %s%s", show(resp), s.logTail())
+	}
+	remove := ok.GetHeadersToRemove()
+	if method == "" {
+		if want := []string{"x-mfa-code", "x-mfa-method"}; !slices.Equal(remove, want) {
+			t.Errorf("headers_to_remove: got %q, want exactly %q\nresponse: %s", remove, want, show(resp))
+		}
+		if len(ok.GetHeaders()) != 0 {
+			t.Errorf("unprotected request: got headers %s, want none\nresponse: %s", ok.GetHeaders(), show(resp))
+		}
+	} else {
+		if !slices.Contains(remove, "x-mfa-code") {
+			t.Errorf("headers_to_remove %q lacks x-mfa-code: the code would go upstream\nresponse: %s", remove, show(resp))
+		}
+		if slices.Contains(remove, "x-mfa-method") {
+			t.Errorf("headers_to_remove %q removes the x-mfa-method header being set\nresponse: %s", remove, show(resp))
+		}
+		hv := headerValues(ok.GetHeaders())["x-mfa-method"]
+		switch {
+		case len(hv) != 1:
+			t.Errorf("want exactly one x-mfa-method header, got %d\nresponse: %s", len(hv), show(resp))
+		case hv[0].GetHeader().GetValue() != method:
+			t.Errorf("x-mfa-method: got %q, want %q\nresponse: %s", hv[0].GetHeader().GetValue(), method, show(resp))
+		case hv[0].GetAppendAction() != corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD:
+			t.Errorf("x-mfa-method append action %v: a client-sent value would survive\nresponse: %s", hv[0].GetAppendAction(), show(resp))
+		}
+	}
+	if t.Failed() {
+		t.Log(s.logTail())
+		t.FailNow()
+	}
+}
+
+// problemBody is an RFC 9457 body of the problem profile with base URL
+// https://docs.example.com, as INVERS OneAPI shapes it.
+func problemBody(kind, title string, status int, detail, flow string) string {
+	return fmt.Sprintf(`{"type":"/problems/mfa/%s","type_documentation":"https://docs.example.com/problems/mfa/%s",`+
+		`"title":%q,"status":%d,"detail":%q,"flow_id":%q}`, kind, kind, title, status, detail, flow)
+}
+
+// isPNG reports whether data starts with the PNG signature.
+func isPNG(data []byte) bool {
+	return bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n"))
+}
+
+// uriSecret returns the secret query parameter of an otpauth URI.
+func uriSecret(t *testing.T, uri string) string {
+	t.Helper()
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatalf("URI %q: %v", uri, err)
+	}
+	return u.Query().Get("secret")
+}
