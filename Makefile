@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BENCHTIME ?= 1s
 
-.PHONY: all build run test vet fmt-check unit bench clean
+.PHONY: all build run test test-deps vet fmt-check unit bench clean
 
 all: build
 
@@ -20,7 +20,19 @@ run: build
 	mkdir -p data
 	./$(BIN) serve --config $(CONFIG)
 
-test: fmt-check vet unit
+test: test-deps fmt-check vet unit
+
+# test/caddy runs the forward-auth endpoint behind a real Caddy: install
+# Debian's caddy package when the binary is missing (the package's systemd
+# unit is not used; the test starts /usr/bin/caddy itself). A stale package
+# index is refreshed only when the first install attempt fails.
+APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get
+test-deps:
+	@command -v caddy >/dev/null 2>&1 || { \
+		echo "test-deps: installing caddy (Debian package)"; \
+		$(APT_GET) install -y -q caddy >/dev/null 2>&1 || \
+		{ $(APT_GET) update -q >/dev/null && $(APT_GET) install -y -q caddy >/dev/null; }; \
+	}
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

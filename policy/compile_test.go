@@ -107,6 +107,7 @@ func TestCompileAccepts(t *testing.T) {
 		{Path: "/x", Host: "shop.example.com"},
 		{Path: "/x", Host: "*.example.com:8443"},
 		{Path: "/x", Host: "[2001:db8::1]:443"},
+		{Path: "/x", Host: "[2001:DB8:0::1]"},
 		{Path: "/x", Host: "localhost."},
 		{Path: "/x", Methods: []string{"*", "GET"}},
 		{Path: "/x", Methods: []string{"M-SEARCH", "purge"}},
@@ -127,12 +128,14 @@ func TestCompiledRule(t *testing.T) {
 		{Path: "/a"},
 		{Name: "pw", Path: "/customer-password/{id}", Host: "Shop.Example.COM.:08443", Methods: []string{"post", "PATCH", "Post"}, GracePeriod: ptr(5 * time.Minute)},
 		{Path: "/b/**", Host: "*.Example.com", Methods: []string{"*"}, MFA: "none"},
+		{Path: "/c", Host: "[2001:DB8:0::1]:443"},
 	}})
 	rules := p.Rules()
 	want := []Rule{
 		{Index: 0, Path: "/a", Methods: []string{"POST", "PUT", "PATCH", "DELETE"}, MFARequired: true},
 		{Index: 1, Name: "pw", Path: "/customer-password/{id}", Host: "shop.example.com:8443", Methods: []string{"POST", "PATCH"}, MFARequired: true, Grace: 5 * time.Minute, HasGrace: true},
 		{Index: 2, Path: "/b/**", Host: "*.example.com", Methods: []string{"*"}},
+		{Index: 3, Path: "/c", Host: "[2001:db8::1]:443", Methods: []string{"POST", "PUT", "PATCH", "DELETE"}, MFARequired: true},
 	}
 	for i, w := range want {
 		r := rules[i]

@@ -3,8 +3,8 @@ package policy
 import "strings"
 
 // cleanByte marks the bytes that need no normalization: unreserved
-// characters and the sub-delimiters other than ";" (RFC 3986), ":" and "@".
-// None of them is decoded, stripped or escaped by any reading.
+// characters, the sub-delimiters other than ";" and "+" (RFC 3986), ":" and
+// "@". None of them is decoded, stripped or escaped by any reading.
 var cleanByte = func() (t [256]bool) {
 	for c := 'a'; c <= 'z'; c++ {
 		t[c], t[c-'a'+'A'] = true, true
@@ -12,7 +12,7 @@ var cleanByte = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
-	for _, c := range []byte("-._~!$&'()*+,=:@") {
+	for _, c := range []byte("-._~!$&'()*,=:@") {
 		t[c] = true
 	}
 	return t

@@ -18,6 +18,9 @@ type hostPattern struct {
 	// port is the port the rule names, without leading zeros; "" admits
 	// every port.
 	port string
+	// addr is the address of an IPv6 literal name, which a request may
+	// spell differently ("[0:0::1]" for "[::1]").
+	addr netip.Addr
 }
 
 // parseHostPattern validates a rule's host and returns it compiled and in
@@ -36,16 +39,18 @@ func parseHostPattern(s string) (hostPattern, string, error) {
 	}
 	s = strings.ToLower(s)
 
+	var addr netip.Addr
 	name, port := s, ""
 	if strings.HasPrefix(s, "[") {
 		end := strings.IndexByte(s, ']')
 		if end < 0 {
 			return hostPattern{}, "", errors.New(`unterminated IPv6 literal (missing "]")`)
 		}
-		name = s[:end+1]
-		if _, err := netip.ParseAddr(name[1:end]); err != nil || !strings.Contains(name, ":") {
-			return hostPattern{}, "", fmt.Errorf("invalid IPv6 literal %q", name)
+		var err error
+		if addr, err = netip.ParseAddr(s[1:end]); err != nil || !addr.Is6() {
+			return hostPattern{}, "", fmt.Errorf("invalid IPv6 literal %q", s[:end+1])
 		}
+		name = "[" + addr.String() + "]"
 		rest := s[end+1:]
 		if rest != "" {
 			if rest[0] != ':' {
@@ -79,7 +84,7 @@ func parseHostPattern(s string) (hostPattern, string, error) {
 		port = strconv.FormatUint(n, 10)
 	}
 
-	h := hostPattern{name: name, port: port}
+	h := hostPattern{name: name, port: port, addr: addr}
 	norm := name
 	if strings.HasPrefix(name, "*.") {
 		h.name, h.wildcard = name[1:], true
@@ -170,6 +175,13 @@ func (h *hostPattern) admits(r reqHost) bool {
 	}
 	if h.port != "" && r.port != "" && h.port != r.port {
 		return false
+	}
+	if h.addr.IsValid() {
+		if strings.EqualFold(r.name, h.name) {
+			return true
+		}
+		a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(r.name, "["), "]"))
+		return err == nil && a.Unmap() == h.addr.Unmap()
 	}
 	if !h.wildcard {
 		return strings.EqualFold(r.name, h.name)

@@ -194,6 +194,9 @@ func (p *Policy) decide(method, host, rawPath string, rec *[]string) *Rule {
 	var rs readingSet
 	rs.build(rawPath)
 	if rs.overflow {
+		if namesHost(rawPath) {
+			q.addHost("") // the unread path might name any host
+		}
 		return p.strictest(&q)
 	}
 	for _, h := range rs.hosts {

@@ -62,6 +62,10 @@ func TestMatchPasswordChangeVariants(t *testing.T) {
 		{"POST", "shop.example.com", "/customer-password%20/DE--42"},
 		{"POST", "shop.example.com", "/customer-password%09/DE--42"},
 		{"POST", "shop.example.com", "/customer-password%2e%20/DE--42"},
+		{"POST", "shop.example.com", "/customer-password+/DE--42"},
+		{"POST", "shop.example.com", "/customer-password%2B/DE--42"},
+		{"POST", "shop.example.com", "/foo/%C0%AE%C0%AE/customer-password/DE--42"},
+		{"POST", "shop.example.com", "/foo/%c0%ae%c0%ae%c0%afcustomer-password/DE--42"},
 		{"POST", "shop.example.com", "/customer-pass%00word/DE--42"},
 		{"POST", "shop.example.com", "/customer-password/DE--42%00.png"},
 		{"POST", "shop.example.com", "/customer-password/DE--42\x00.png"},
@@ -283,6 +287,8 @@ func TestMatchHosts(t *testing.T) {
 		{"[::1]", "/v6/x", 3},
 		{"[::1]:9090", "/v6/x", -1},
 		{"[::2]:8080", "/v6/x", -1},
+		{"[0:0::1]:8080", "/v6/x", 3},
+		{"[0:0:0:0:0:0:0:1]", "/v6/x", 3},
 		{"whatever", "/any/x", 4},
 		// The host an absolute-form target names counts too.
 		{"shop.example.com", "https://admin.example.com/admin/x", 0},
@@ -444,8 +450,10 @@ func TestMatchLimits(t *testing.T) {
 	long := "/public/" + strings.Repeat("x", maxPathLen)
 	// Every ambiguity at once: more readings than the limit.
 	ambiguous := "//h/public/%252e%252e;x/a%2f..%5c.. /b%00/c%zz\xff#f"
-	if Readings(long) != nil || Readings(ambiguous) != nil {
-		t.Fatalf("Readings of over-limit paths = %q, %q; want nil", Readings(long), Readings(ambiguous))
+	for _, path := range []string{long, ambiguous, ambiguous[1:]} {
+		if rs := Readings(path); rs != nil {
+			t.Fatalf("Readings(%.40q…) = %q, want nil", path, rs)
+		}
 	}
 	tests := []struct {
 		method, host, path string
@@ -455,7 +463,9 @@ func TestMatchLimits(t *testing.T) {
 		{"PUT", "shop.example.com", long, 1},
 		{"POST", "other.example.com", long, 3},
 		{"GET", "shop.example.com", long, -1},
-		{"POST", "shop.example.com", ambiguous, 2},
+		{"POST", "shop.example.com", ambiguous[1:], 2},
+		// A path starting with "//" might name another host.
+		{"POST", "shop.example.com", ambiguous, 3},
 		{"POST", "shop.example.com", long + "?q", 2},
 		// A long query is not part of the path.
 		{"POST", "shop.example.com", "/public/x?" + strings.Repeat("q", 2*maxPathLen), 0},
@@ -534,4 +544,25 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestMatchConcurrent(t *testing.T) {
+	p := mustCompile(t, sprykerConfig())
+	paths := []string{"/customer-password/DE--42", "/foo/..;/carts/1", "", "//h/x", "/carts/1/share"}
+	done := make(chan struct{})
+	for g := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 200 {
+				path := paths[(g+i)%len(paths)]
+				if a, b := p.Match("POST", "", path), p.Explain("POST", "", path).Rule; a != b {
+					t.Errorf("Match(%q) = %v, Explain = %v", path, a, b)
+					return
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
 }

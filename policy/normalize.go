@@ -9,11 +9,12 @@ import (
 // Limits on the work spent reading one request path. A path beyond them is
 // not read at all: Match decides it as if every rule's path matched (see
 // Policy.strictest), so a pathological path can only gain its sender more
-// MFA prompts.
+// MFA prompts, and costs a bounded amount of work whatever its shape.
 const (
-	maxPathLen      = 8 << 10 // bytes before the query
-	maxReadings     = 16      // distinct readings
-	maxDecodeRounds = 4       // percent-decoding passes for multiply encoded paths
+	maxPathLen      = 8 << 10  // bytes before the query
+	maxReadings     = 16       // distinct readings
+	maxWork         = 32 << 10 // bytes interpreted, summed over all variants
+	maxDecodeRounds = 4        // percent-decoding passes for multiply encoded paths
 )
 
 // variant is a set of interpretation choices. Each choice models what some
@@ -31,10 +32,12 @@ const (
 	// that split after decoding). Otherwise "\" and an encoded slash are
 	// characters inside a segment.
 	vSeparators
-	// vStrip removes what frameworks drop from a segment: ";params"
-	// (Servlet containers), control bytes and invalid UTF-8, leading and
-	// trailing white space, trailing dots (Windows), and the extension of
-	// the last segment (format suffixes, as in "/checkout.json").
+	// vStrip reads a path as lenient frameworks do. It removes what they
+	// drop from a segment: ";params" (Servlet containers), control bytes
+	// and invalid UTF-8, leading and trailing white space, trailing dots
+	// (Windows), and the extension of the last segment (format suffixes, as
+	// in "/checkout.json"). It also decodes "+" as a space (form decoding)
+	// and overlong UTF-8 encodings of ASCII ("%C0%AE" as ".").
 	vStrip
 	// vTruncate ends the path at the first NUL or other control byte,
 	// invalid percent-escape or invalid UTF-8, as C string handling and
@@ -58,14 +61,15 @@ type readingSet struct {
 }
 
 // Readings returns every plausible normalized reading of a request path, the
-// first being the standard one (RFC 3986 decoding and dot-segment removal).
-// It returns nil when the path exceeds the normalization limits (8 KiB before
-// the query, 16 distinct readings); Match then decides without the path.
+// first being the plainest one: percent-escapes decoded once and dot
+// segments removed as RFC 3986 specifies. It returns nil when the path
+// exceeds the normalization limits (8 KiB before the query, 16 distinct
+// readings, a bound on the total work); Match then decides without the path.
 //
 // A reading starts with "/", has no empty, "." or ".." segments, and has its
 // percent-escapes decoded. Characters that cannot stand for themselves in a
 // reading are escaped again: "%", "/" and "\" inside a segment, "?", "#",
-// white space and control bytes, and bytes that are not UTF-8. Patterns
+// space and control bytes, and bytes that are not UTF-8. Patterns
 // cannot contain any of these, so escaping them changes no match.
 //
 // The readings cover a query ("?…") and a fragment ("#…"); absolute-form
@@ -74,8 +78,9 @@ type readingSet struct {
 // segments, also percent-encoded, never above the root; percent-decoding
 // once and repeatedly; "\", "%2F" and "%5C" both as separators and as
 // segment characters; ";params"; trailing dots and white space; a format
-// extension on the last segment; truncation at NUL, control bytes, invalid
-// escapes and invalid UTF-8; and a target without a leading "/". Case is
+// extension on the last segment; "+" for a space; overlong UTF-8;
+// truncation at NUL, control bytes, invalid escapes and invalid UTF-8; and a
+// target without a leading "/". Case is
 // kept; a case-insensitive policy folds it when matching.
 func Readings(rawPath string) []string {
 	var clean [2]string
@@ -102,10 +107,20 @@ func (rs *readingSet) build(raw string) {
 		return
 	}
 	feats := features(target)
+	work := 0
 	for v := variant(0); v < variantEnd && !rs.overflow; v++ {
-		if v&^feats == 0 {
-			rs.interpret(target, v)
+		if v&^feats != 0 {
+			continue
 		}
+		work += len(target)
+		if v&vDecodeAll != 0 {
+			work += len(target)
+		}
+		if work > maxWork {
+			rs.overflow = true
+			return
+		}
+		rs.interpret(target, v)
 	}
 }
 
@@ -130,13 +145,22 @@ func features(target string) variant {
 			f |= vSeparators
 		case c == '#':
 			f |= vFragment
-		case c == ';' || c == '.' || c == ' ':
+		case c == ';' || c == '.' || c == ' ' || c == '+':
 			f |= vStrip
 		case c < 0x20 || c >= 0x7f:
-			f |= vTruncate | vStrip
+			f |= vTruncate | vStrip | overlongFeatures(c)
 		}
 	}
 	return f
+}
+
+// overlongFeatures returns vSeparators if c may start an overlong encoding,
+// which could decode to "/" or "\" under vStrip.
+func overlongFeatures(c byte) variant {
+	if c == 0xC0 || c == 0xC1 || c == 0xE0 || c == 0xF0 {
+		return vSeparators
+	}
+	return 0
 }
 
 // escapeFeatures returns the choices that matter for a path containing a
@@ -148,10 +172,10 @@ func escapeFeatures(b byte) variant {
 		return vDecodeAll | vSeparators | vStrip | vTruncate
 	case b == '/' || b == '\\':
 		return vSeparators
-	case b == ';' || b == '.' || b == ' ':
+	case b == ';' || b == '.' || b == ' ' || b == '+':
 		return vStrip
 	case b < 0x20 || b >= 0x7f:
-		return vTruncate | vStrip
+		return vTruncate | vStrip | overlongFeatures(b)
 	}
 	return 0
 }
@@ -226,6 +250,15 @@ func cutScheme(p string, seps bool) (string, bool) {
 	return "", false
 }
 
+// namesHost reports whether a target may name a host: whether it is in
+// absolute form or starts with two separators.
+func namesHost(target string) bool {
+	if _, ok := cutScheme(target, true); ok {
+		return true
+	}
+	return len(target) >= 2 && isSep(target[0], true) && isSep(target[1], true)
+}
+
 // cutAuthority records the authority at the start of rest and returns the
 // path after it ("/" if there is none).
 func (rs *readingSet) cutAuthority(rest string, seps bool) string {
@@ -259,8 +292,8 @@ func splitSegments(p string, v variant) []string {
 		for i < len(p) && !isSep(p[i], seps) {
 			i++
 		}
-		parts, stop := decodeSegment(p[:i], v)
-		segs = append(segs, parts...)
+		var stop bool
+		segs, stop = appendDecoded(segs, p[:i], v)
 		if stop || i == len(p) {
 			return segs
 		}
@@ -268,10 +301,11 @@ func splitSegments(p string, v variant) []string {
 	}
 }
 
-// decodeSegment decodes one raw segment under variant v. It returns more
-// than one segment when decoding produced separators that v honours, and
-// reports whether the path is truncated after it.
-func decodeSegment(raw string, v variant) (parts []string, stop bool) {
+// appendDecoded decodes one raw segment under variant v and appends the
+// result to segs. It appends more than one segment when decoding produced
+// separators that v honours, and reports whether the path is truncated
+// after it.
+func appendDecoded(segs []string, raw string, v variant) (_ []string, stop bool) {
 	s := raw
 	strip := v&vStrip != 0
 	if strip {
@@ -290,11 +324,16 @@ func decodeSegment(raw string, v variant) (parts []string, stop bool) {
 		}
 		s = d
 	}
+	if strip {
+		s = strings.ReplaceAll(s, "+", " ")
+		s = decodeOverlong(s)
+	}
 	if v&vTruncate != 0 {
 		if i := firstUnsafe(s); i >= 0 {
 			s, stop = s[:i], true
 		}
 	}
+	first := len(segs)
 	if v&vSeparators != 0 {
 		// Empty parts are kept, as for raw separators: "a%2F%2F..%2Fb" is
 		// read like "a//../b".
@@ -303,19 +342,17 @@ func decodeSegment(raw string, v variant) (parts []string, stop bool) {
 			if i < 0 {
 				break
 			}
-			parts = append(parts, s[:i])
+			segs = append(segs, s[:i])
 			s = s[i+1:]
 		}
-		parts = append(parts, s)
-	} else {
-		parts = []string{s}
 	}
+	segs = append(segs, s)
 	if strip {
-		for i, p := range parts {
-			parts[i] = stripSegment(p)
+		for i := first; i < len(segs); i++ {
+			segs[i] = stripSegment(segs[i])
 		}
 	}
-	return parts, stop
+	return segs, stop
 }
 
 // unescape decodes the valid percent-escapes in s once. An invalid escape
@@ -340,6 +377,51 @@ func unescape(s string, truncate bool) (string, bool) {
 		b = append(b, c)
 	}
 	return string(b), false
+}
+
+// decodeOverlong replaces overlong UTF-8 encodings of ASCII characters, such
+// as C0 AE for ".", by the characters, as old lenient decoders did.
+func decodeOverlong(s string) string {
+	var b []byte // nil until something is replaced
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0xC0 {
+			if b != nil {
+				b = append(b, c)
+			}
+			continue
+		}
+		// The lead byte says how many continuation bytes follow.
+		n, r := 0, rune(0)
+		switch {
+		case c < 0xE0:
+			n, r = 1, rune(c&0x1F)
+		case c < 0xF0:
+			n, r = 2, rune(c&0x0F)
+		case c < 0xF8:
+			n, r = 3, rune(c&0x07)
+		}
+		ok := n > 0 && i+n < len(s)
+		for j := 1; ok && j <= n; j++ {
+			ok = s[i+j]&0xC0 == 0x80
+			r = r<<6 | rune(s[i+j]&0x3F)
+		}
+		if !ok || r >= utf8.RuneSelf {
+			if b != nil {
+				b = append(b, c)
+			}
+			continue
+		}
+		if b == nil {
+			b = append(make([]byte, 0, len(s)), s[:i]...)
+		}
+		b = append(b, byte(r))
+		i += n
+	}
+	if b == nil {
+		return s
+	}
+	return string(b)
 }
 
 // firstUnsafe returns the index of the first control byte or invalid UTF-8
@@ -428,7 +510,11 @@ func joinReading(segs []string, v variant) string {
 	if last < 0 {
 		return "/"
 	}
-	var b strings.Builder
+	n := 0
+	for _, s := range segs[:last+1] {
+		n += 1 + len(s)
+	}
+	b := make([]byte, 0, n+n/4)
 	for i, s := range segs[:last+1] {
 		if s == "" {
 			continue
@@ -438,16 +524,17 @@ func joinReading(segs []string, v variant) string {
 				s = name
 			}
 		}
-		b.WriteByte('/')
-		writeEscaped(&b, s)
+		b = append(b, '/')
+		b = appendEscaped(b, s)
 	}
-	return b.String()
+	return string(b)
 }
 
-// writeEscaped writes segment s, percent-encoding the bytes that cannot
-// stand for themselves in a reading.
-func writeEscaped(b *strings.Builder, s string) {
+// appendEscaped appends segment s to b, percent-encoding the bytes that
+// cannot stand for themselves in a reading.
+func appendEscaped(b []byte, s string) []byte {
 	const hex = "0123456789ABCDEF"
+	start := 0 // of the run of bytes not yet appended
 	for i := 0; i < len(s); {
 		c := s[i]
 		n := 1
@@ -463,14 +550,13 @@ func writeEscaped(b *strings.Builder, s string) {
 			escape = true
 		}
 		if escape {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		} else {
-			b.WriteString(s[i : i+n])
+			b = append(b, s[start:i]...)
+			b = append(b, '%', hex[c>>4], hex[c&15])
+			start = i + 1
 		}
 		i += n
 	}
+	return append(b, s[start:]...)
 }
 
 // stripExtension removes a format extension, letters and digits after the

@@ -36,6 +36,7 @@ const (
 )
 
 var reasonNames = [...]string{
+	0:               "none",
 	Missing:         "missing_code",
 	Invalid:         "invalid_code",
 	NotEnrolled:     "not_enrolled",

@@ -72,6 +72,9 @@ func enrollTOTP(ctx context.Context, st store.Store, tc totp.Config, user string
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		enr = &store.Enrollment{}
+	case errors.Is(err, store.ErrCorrupt) && force:
+		// Replacing an unreadable record is how an operator repairs it.
+		enr, existed = &store.Enrollment{}, true
 	case err != nil:
 		return err
 	}
@@ -82,17 +85,22 @@ func enrollTOTP(ctx context.Context, st store.Store, tc totp.Config, user string
 	if err != nil {
 		return err
 	}
-	enr.TOTP = f
-	if err := st.PutEnrollment(ctx, user, enr, existed); err != nil {
-		if errors.Is(err, store.ErrExists) {
-			return fmt.Errorf("user %q was enrolled concurrently; run again with --force to replace it", user)
-		}
-		return err
-	}
+	// Write the QR code before storing the secret: a secret nobody could
+	// see must never replace a working one.
 	if qrPath != "" {
 		if err := writeQR(qrPath, key); err != nil {
 			return err
 		}
+	}
+	enr.TOTP = f
+	if err := st.PutEnrollment(ctx, user, enr, existed); err != nil {
+		if qrPath != "" {
+			_ = os.Remove(qrPath)
+		}
+		if errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("user %q was enrolled concurrently; run again with --force to replace it", user)
+		}
+		return err
 	}
 	if output == "json" {
 		return json.NewEncoder(stdout).Encode(struct {

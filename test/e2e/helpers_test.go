@@ -37,6 +37,12 @@ import (
 // binPath is the mfa-authz binary built once by TestMain.
 var binPath string
 
+// raceEnabled builds the binary under test with the race detector, so that
+// a race in the server fails the test too. It is opt-in (E2E_RACE_BINARY=1)
+// because a race-instrumented binary starts about a second slower, and the
+// CLI is run a few dozen times.
+var raceEnabled = os.Getenv("E2E_RACE_BINARY") == "1"
+
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
@@ -59,8 +65,6 @@ func runTests(m *testing.M) int {
 	binPath = filepath.Join(dir, "mfa-authz")
 	args := []string{"build", "-o", binPath}
 	if raceEnabled {
-		// A race in the server is a failure of this test too: build the
-		// binary with the detector when the test runs with it.
 		args = append(args, "-race")
 	}
 	args = append(args, "./cmd/mfa-authz")
@@ -535,28 +539,40 @@ func headerValues(hs []*corev3.HeaderValueOption) map[string][]*corev3.HeaderVal
 	return m
 }
 
+// fail reports the mismatches of one answer at once, with the answer and
+// the server's log tail, and stops the test.
+func (s *server) fail(t *testing.T, resp *authv3.CheckResponse, errs []string) {
+	t.Helper()
+	if len(errs) > 0 {
+		t.Fatalf("%s\nresponse: %s%s", strings.Join(errs, "\n"), show(resp), s.logTail())
+	}
+}
+
 // expectDenied asserts the rpc status, HTTP status, headers and body of a
 // denial.
 func (s *server) expectDenied(t *testing.T, resp *authv3.CheckResponse, want denial) {
 	t.Helper()
+	var errs []string
+	errorf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if got := codes.Code(resp.GetStatus().GetCode()); got != want.rpc {
-		t.Errorf("rpc status: got %d (%v), want %d (%v)\nresponse: %s%s", got, got, want.rpc, want.rpc, show(resp), s.logTail())
+		errorf("rpc status: got %d (%v), want %d (%v)", got, got, want.rpc, want.rpc)
 	}
 	d := resp.GetDeniedResponse()
 	if d == nil {
-		t.Fatalf("got no DeniedResponse, want HTTP %d %s\nresponse: %s%s", want.status, want.body, show(resp), s.logTail())
+		errorf("got no DeniedResponse, want HTTP %d %s", want.status, want.body)
+		s.fail(t, resp, errs)
 	}
 	if got := int(d.GetStatus().GetCode()); got != want.status {
-		t.Errorf("HTTP status: got %d, want %d\nresponse: %s%s", got, want.status, show(resp), s.logTail())
+		errorf("HTTP status: got %d, want %d", got, want.status)
 	}
 	if d.GetBody() != want.body {
-		t.Errorf("body:\n got: %s\nwant: %s%s", d.GetBody(), want.body, s.logTail())
+		errorf("body:\n got: %s\nwant: %s", d.GetBody(), want.body)
 	}
 	hv := headerValues(d.GetHeaders())
 	one := func(name string) (string, bool) {
 		vs := hv[name]
 		if len(vs) > 1 {
-			t.Errorf("header %s sent %d times\nresponse: %s", name, len(vs), show(resp))
+			errorf("header %s sent %d times", name, len(vs))
 		}
 		if len(vs) == 0 {
 			return "", false
@@ -564,26 +580,24 @@ func (s *server) expectDenied(t *testing.T, resp *authv3.CheckResponse, want den
 		return vs[0].GetHeader().GetValue(), true
 	}
 	if got, _ := one("content-type"); got != want.contentType {
-		t.Errorf("content-type: got %q, want %q\nresponse: %s", got, want.contentType, show(resp))
+		errorf("content-type: got %q, want %q", got, want.contentType)
 	}
 	if got, _ := one("cache-control"); got != "no-store" {
-		t.Errorf("cache-control: got %q, want \"no-store\" on a denial\nresponse: %s", got, show(resp))
+		errorf("cache-control: got %q, want \"no-store\" on a denial", got)
 	}
 	ra, ok := one("retry-after")
 	switch {
 	case want.retryAfter == 0 && ok:
-		t.Errorf("unexpected retry-after %q\nresponse: %s", ra, show(resp))
+		errorf("unexpected retry-after %q", ra)
 	case want.retryAfter > 0 && !ok:
-		t.Errorf("no retry-after header, want one of at most %d seconds\nresponse: %s%s", want.retryAfter, show(resp), s.logTail())
+		errorf("no retry-after header, want one of at most %d seconds", want.retryAfter)
 	case want.retryAfter > 0:
 		n, err := strconv.Atoi(ra)
 		if err != nil || n < want.retryAfter-60 || n > want.retryAfter {
-			t.Errorf("retry-after: got %q, want whole seconds in [%d, %d]", ra, want.retryAfter-60, want.retryAfter)
+			errorf("retry-after: got %q, want whole seconds in [%d, %d]", ra, want.retryAfter-60, want.retryAfter)
 		}
 	}
-	if t.Failed() {
-		t.FailNow()
-	}
+	s.fail(t, resp, errs)
 }
 
 // expectAllowed asserts an OK answer. method "" is an unprotected request:
@@ -592,42 +606,42 @@ func (s *server) expectDenied(t *testing.T, resp *authv3.CheckResponse, want den
 // header is removed.
 func (s *server) expectAllowed(t *testing.T, resp *authv3.CheckResponse, method string) {
 	t.Helper()
+	var errs []string
+	errorf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if got := codes.Code(resp.GetStatus().GetCode()); got != codes.OK {
-		t.Fatalf("rpc status: got %d (%v), want 0 (OK)\nresponse: %s%s", got, got, show(resp), s.logTail())
+		errorf("rpc status: got %d (%v), want 0 (OK)", got, got)
 	}
 	ok := resp.GetOkResponse()
 	if ok == nil {
-		t.Fatalf("got no OkResponse\nresponse: %s%s", show(resp), s.logTail())
+		errorf("got no OkResponse")
+		s.fail(t, resp, errs)
 	}
 	remove := ok.GetHeadersToRemove()
 	if method == "" {
 		if want := []string{"x-mfa-code", "x-mfa-method"}; !slices.Equal(remove, want) {
-			t.Errorf("headers_to_remove: got %q, want exactly %q\nresponse: %s", remove, want, show(resp))
+			errorf("headers_to_remove: got %q, want exactly %q", remove, want)
 		}
 		if len(ok.GetHeaders()) != 0 {
-			t.Errorf("unprotected request: got headers %s, want none\nresponse: %s", ok.GetHeaders(), show(resp))
+			errorf("unprotected request: got %d headers to add, want none", len(ok.GetHeaders()))
 		}
 	} else {
 		if !slices.Contains(remove, "x-mfa-code") {
-			t.Errorf("headers_to_remove %q lacks x-mfa-code: the code would go upstream\nresponse: %s", remove, show(resp))
+			errorf("headers_to_remove %q lacks x-mfa-code: the code would go upstream", remove)
 		}
 		if slices.Contains(remove, "x-mfa-method") {
-			t.Errorf("headers_to_remove %q removes the x-mfa-method header being set\nresponse: %s", remove, show(resp))
+			errorf("headers_to_remove %q removes the x-mfa-method header being set", remove)
 		}
 		hv := headerValues(ok.GetHeaders())["x-mfa-method"]
 		switch {
 		case len(hv) != 1:
-			t.Errorf("want exactly one x-mfa-method header, got %d\nresponse: %s", len(hv), show(resp))
+			errorf("want exactly one x-mfa-method header, got %d", len(hv))
 		case hv[0].GetHeader().GetValue() != method:
-			t.Errorf("x-mfa-method: got %q, want %q\nresponse: %s", hv[0].GetHeader().GetValue(), method, show(resp))
+			errorf("x-mfa-method: got %q, want %q", hv[0].GetHeader().GetValue(), method)
 		case hv[0].GetAppendAction() != corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD:
-			t.Errorf("x-mfa-method append action %v: a client-sent value would survive\nresponse: %s", hv[0].GetAppendAction(), show(resp))
+			errorf("x-mfa-method append action %v: a client-sent value would survive", hv[0].GetAppendAction())
 		}
 	}
-	if t.Failed() {
-		t.Log(s.logTail())
-		t.FailNow()
-	}
+	s.fail(t, resp, errs)
 }
 
 // problemBody is an RFC 9457 body of the problem profile with base URL

@@ -1,0 +1,83 @@
+package forwardauth
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/mfa-authz/mfa-authz/authz"
+)
+
+// The headers in which Caddy's forward_auth, Traefik's ForwardAuth and a
+// suitably configured nginx auth_request describe the original request,
+// in the lower case the engine's Header interface takes.
+const (
+	forwardedMethod = "x-forwarded-method"
+	forwardedURI    = "x-forwarded-uri"
+	forwardedHost   = "x-forwarded-host"
+)
+
+// forwardedRequest translates a forward-auth request: the original method,
+// URI and host come from the X-Forwarded-* headers, the original headers
+// are the request's own. A non-empty problem means the request cannot be
+// decided and must be denied.
+func forwardedRequest(req *http.Request, hv *headers) (r authz.Request, problem string) {
+	r.Header = hv
+	method, n := hv.Lookup(forwardedMethod)
+	switch {
+	case n == 0:
+		return r, "no X-Forwarded-Method"
+	case n > 1:
+		return r, "repeated X-Forwarded-Method"
+	case !isToken(method):
+		// Also refuses a comma-joined list, which names no single method.
+		return r, "X-Forwarded-Method is not a method"
+	}
+	uri, n := hv.Lookup(forwardedURI)
+	switch {
+	case n == 0:
+		return r, "no X-Forwarded-Uri"
+	case n > 1:
+		return r, "repeated X-Forwarded-Uri"
+	case uri == "":
+		return r, "empty X-Forwarded-Uri"
+	}
+	host, n := hv.Lookup(forwardedHost)
+	switch {
+	case n > 1:
+		return r, "repeated X-Forwarded-Host"
+	case strings.IndexByte(host, ',') >= 0:
+		// A proxy chain appended hosts: which one the client asked for is
+		// not known for sure.
+		return r, "X-Forwarded-Host lists several hosts"
+	}
+	// Without X-Forwarded-Host the host stays empty, which the policy reads
+	// as "any host": host-specific rules then protect rather than miss. The
+	// request's own Host names mfa-authz's listener for some proxies (nginx),
+	// so it is no fallback.
+	r.Method, r.Path, r.Host = method, uri, host
+	return r, ""
+}
+
+// envoyRequest translates a request of Envoy's HTTP ext_authz mode: Envoy
+// sends the original method, the original :path behind its path_prefix
+// (rest, query included, exactly as received), the original :authority as
+// Host, and the headers that authorization_request.allowed_headers admits.
+func envoyRequest(req *http.Request, rest string, hv *headers) (r authz.Request, problem string) {
+	r = authz.Request{Method: req.Method, Host: req.Host, Path: rest, Header: hv}
+	if rest == "" || rest[0] != '/' {
+		return r, "no path after the Envoy prefix"
+	}
+	return r, ""
+}
+
+// cutPrefix returns what follows prefix in the request target uri when uri
+// is prefix itself or lies below it (the next byte a slash or the query's
+// question mark). The target is the raw one, not net/http's cleaned and
+// decoded path: the engine must judge the path as the upstream receives it.
+func cutPrefix(uri, prefix string) (rest string, ok bool) {
+	rest, ok = strings.CutPrefix(uri, prefix)
+	if !ok || rest != "" && rest[0] != '/' && rest[0] != '?' {
+		return "", false
+	}
+	return rest, true
+}
