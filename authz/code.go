@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mfa-authz/mfa-authz/authz/otc"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
 )
@@ -85,6 +86,36 @@ func (e *Engine) checkCode(ctx context.Context, user string, enr *store.Enrollme
 		}
 		if !fresh {
 			return false, "replay", nil
+		}
+		return true, "", nil
+	case store.MethodEmail, store.MethodSMS:
+		lc, ok := e.store.(store.Lifecycle)
+		if !ok {
+			return false, "unsupported store", fmt.Errorf("the store cannot keep %s codes", method)
+		}
+		out, err := otc.Use(ctx, lc, user, method, code, now, e.codeMaxAttempts())
+		if err != nil {
+			return false, "store error", fmt.Errorf("checking %s code: %w", method, err)
+		}
+		switch out {
+		case otc.OK:
+			return true, "", nil
+		case otc.Expired:
+			return false, DetailExpired, nil
+		default:
+			return false, "wrong code", nil
+		}
+	case store.MethodRecovery:
+		lc, ok := e.store.(store.Lifecycle)
+		if !ok {
+			return false, "unsupported store", fmt.Errorf("the store cannot keep recovery codes")
+		}
+		used, err := otc.UseRecovery(ctx, lc, user, code)
+		if err != nil {
+			return false, "store error", fmt.Errorf("using recovery code: %w", err)
+		}
+		if !used {
+			return false, DetailWrongRecovery, nil
 		}
 		return true, "", nil
 	default:

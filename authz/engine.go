@@ -44,6 +44,9 @@ type Config struct {
 	Identity IdentityConfig
 	// TOTPSkew is how many time steps before and after now a TOTP code may be from.
 	TOTPSkew uint
+	// CodeMaxAttempts is how many wrong tries an e-mail or SMS code
+	// allows (codes.max_attempts); 0 means 3.
+	CodeMaxAttempts int
 }
 
 // Options are an engine's configuration and collaborators.
@@ -74,6 +77,7 @@ type Engine struct {
 	log        *zap.Logger
 	now        func() time.Time
 	sessionTTL atomic.Int64 // how long sessions are cached: the longest grace in force
+	api        atomic.Pointer[apiHolder]
 }
 
 // New returns an engine. Every collaborator is required.
@@ -143,6 +147,10 @@ type Decision struct {
 	Detail string
 	// User is the identity the decision was made for, "" when none.
 	User string
+	// API reports that mfa-authz answered the request itself (a
+	// self-service endpoint): Denial holds the answer, success or error,
+	// and the request must not go upstream.
+	API bool
 }
 
 // Check decides r. It never panics and never allows a protected request
@@ -151,7 +159,14 @@ func (e *Engine) Check(ctx context.Context, r *Request) (d Decision) {
 	defer func() {
 		if p := recover(); p != nil {
 			e.log.Error("check panicked; request denied", zap.String("panic", fmt.Sprint(p)), zap.Stack("stack"))
-			d = e.deny(r, d.Rule, d.User, profile.Unavailable, "panic", 0)
+			// Rendered without reading the request's headers (deny looks up
+			// x-request-id): they may be what panicked.
+			flow := ""
+			if r != nil {
+				flow = r.ID
+			}
+			d = Decision{Rule: d.Rule, User: d.User, Reason: profile.Unavailable, Detail: "panic",
+				Denial: e.profile.Deny(profile.Unavailable, profile.Details{FlowID: flow})}
 		}
 	}()
 	if r == nil {
@@ -160,6 +175,9 @@ func (e *Engine) Check(ctx context.Context, r *Request) (d Decision) {
 	if r.Path == "" {
 		// No path means no way to tell whether the route is protected.
 		return e.deny(r, nil, "", profile.Unavailable, "no path", 0)
+	}
+	if d, ok := e.serveAPI(ctx, r); ok {
+		return d
 	}
 	pol := e.policy.Load()
 	rule := e.match(pol, r)
@@ -221,47 +239,15 @@ func (e *Engine) verify(ctx context.Context, r *Request, rule *policy.Rule, user
 		}
 		return e.deny(r, rule, user, profile.NotEnrolled, "no factor enrolled", 0)
 	}
-	raw, n := lookup(r.Header, e.header)
-	if n == 1 && strings.TrimSpace(raw) == "" || n == 0 {
-		return e.deny(r, rule, user, profile.Missing, "no code", 0)
+	p := e.Prove(ctx, r, user, enr, "", now)
+	if !p.OK {
+		return e.deny(r, rule, user, p.Reason, p.Detail, p.RetryAfter)
 	}
-	att, retryAt, banned := e.reg.Begin(user, now)
-	if banned {
-		return e.deny(r, rule, user, profile.TooManyAttempts, "banned", retryAt.Sub(now))
-	}
-	method, code, ok := ParseCode(raw)
-	if n > 1 || !ok {
-		return e.fail(r, rule, user, att, now, "malformed code")
-	}
-	if method == "" {
-		method = methods[0]
-	}
-	if !enr.Has(method) {
-		att.Release()
-		return e.deny(r, rule, user, profile.NotEnrolled, method+" not enrolled", 0)
-	}
-	ok, detail, err := e.checkCode(ctx, user, enr, method, code, now)
-	if err != nil {
-		att.Release()
-		e.log.Error("code verification failed; request denied", zap.String("method", method), zap.Error(err))
-		return e.deny(r, rule, user, profile.Unavailable, detail, 0)
-	}
-	if !ok {
-		return e.fail(r, rule, user, att, now, detail)
-	}
-	att.Succeeded()
+	method := p.Method
 	if !e.sessions.Put(user, cache.Session{VerifiedAt: now, Method: method}, time.Duration(e.sessionTTL.Load())) {
 		e.log.Warn("verified session not cached; the user will need a new code", zap.String("method", method))
 	}
 	return Decision{Allowed: true, Rule: rule, Method: method, Detail: "verified", User: user}
-}
-
-// fail settles a wrong attempt and renders the invalid-code denial.
-func (e *Engine) fail(r *Request, rule *policy.Rule, user string, att regulation.Attempt, now time.Time, detail string) Decision {
-	if att.Failed(now) {
-		e.log.Warn("user banned after too many invalid MFA codes", zap.String("user_hash", HashUser(user)))
-	}
-	return e.deny(r, rule, user, profile.Invalid, detail, 0)
 }
 
 // Denial renders the active profile's denial for reason, for transports

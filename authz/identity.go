@@ -34,9 +34,10 @@ func (e *Engine) identity(r *Request) (user, detail string) {
 	ic := &e.cfg.Identity
 	if ns := r.Metadata[ic.Namespace]; ns != nil {
 		if payload := ns.GetFields()[ic.PayloadKey].GetStructValue(); payload != nil {
-			if v, present := payload.GetFields()[ic.Claim]; present {
-				return checkUser(stringValue(v), "jwt claim "+ic.Claim)
-			}
+			// A verified token decides the identity: one without the claim
+			// names no user, and a client-sent header must not name one
+			// in its place.
+			return checkUser(stringValue(payload.GetFields()[ic.Claim]), "jwt claim "+ic.Claim)
 		}
 	}
 	if e.idHeader != "" {

@@ -22,17 +22,29 @@ func (e *Engine) match(pol *policy.Policy, r *Request) *policy.Rule {
 		return rule
 	}
 	for _, h := range methodOverrideHeaders {
-		if v, n := lookup(r.Header, h); n > 0 {
+		switch v, n := lookup(r.Header, h); {
+		case n > 1:
+			// Only the first of repeated headers is visible here, and
+			// frameworks differ in which one they honour: any method.
+			rule = policy.Stricter(rule, pol.Match("", r.Host, r.Path))
+		case n == 1:
 			for _, m := range strings.Split(v, ",") {
 				rule = policy.Stricter(rule, pol.Match(strings.TrimSpace(m), r.Host, r.Path))
 			}
 		}
 	}
-	if _, query, ok := strings.Cut(r.Path, "?"); ok && strings.Contains(query, "_method") {
+	// Frameworks decode parameter names too ("%5Fmethod" is "_method"), so a
+	// query with an escape is parsed as well.
+	if _, query, ok := strings.Cut(r.Path, "?"); ok && (strings.Contains(query, "method") || strings.Contains(query, "%")) {
 		query, _, _ = strings.Cut(query, "#")
 		q, err := url.ParseQuery(query)
-		for _, m := range q["_method"] {
-			rule = policy.Stricter(rule, pol.Match(m, r.Host, r.Path))
+		for k, ms := range q {
+			if !isMethodParam(k) {
+				continue
+			}
+			for _, m := range ms {
+				rule = policy.Stricter(rule, pol.Match(m, r.Host, r.Path))
+			}
 		}
 		if err != nil {
 			// A query the parser cannot fully read may hide a _method: any method.
@@ -40,4 +52,12 @@ func (e *Engine) match(pol *policy.Policy, r *Request) *policy.Rule {
 		}
 	}
 	return rule
+}
+
+// isMethodParam reports whether a decoded query parameter name is read as
+// "_method" by some framework: PHP drops leading spaces from names and turns
+// '.', ' ' and an unmatched '[' into '_', so ".method" is "_method" there.
+func isMethodParam(name string) bool {
+	name = strings.TrimLeft(name, " ")
+	return len(name) == len("_method") && name[1:] == "method" && strings.IndexByte("_.[ ", name[0]) >= 0
 }

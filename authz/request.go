@@ -22,6 +22,11 @@ type Request struct {
 	// Metadata is Envoy's filter metadata (metadata_context.filter_metadata),
 	// where jwt_authn leaves the verified token's payload.
 	Metadata map[string]*structpb.Struct
+	// Body is the request body as far as the transport has it (Envoy sends
+	// it when with_request_body is on), for the endpoints mfa-authz answers
+	// itself. BodyTruncated reports that the transport cut it short.
+	Body          []byte
+	BodyTruncated bool
 }
 
 // Header is read-only, case-insensitive access to request headers.

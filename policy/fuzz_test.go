@@ -56,8 +56,9 @@ func FuzzReadings(f *testing.F) {
 	})
 }
 
-// FuzzMatch checks that Match never panics, agrees with Explain, and
-// protects every path that decodes and cleans to a protected path.
+// FuzzMatch checks that Match never panics, agrees with Explain, protects
+// at least as much without method and host, and protects every path that
+// decodes and cleans to a protected path.
 func FuzzMatch(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add("POST", s)
@@ -76,6 +77,11 @@ func FuzzMatch(f *testing.F) {
 			t.Fatalf("Match(%q, %q) = %v, Explain = %v", method, raw, got, ex.Rule)
 		}
 		if protected(got) {
+			// An unknown method or host stands for every one: it protects
+			// at least as much.
+			if r := p.Match("", "", raw); !protected(r) {
+				t.Errorf("Match(%q, %q) = %v, but with no method or host: %v", method, raw, got, r)
+			}
 			return
 		}
 		// The oracle: decode the path once, as most servers do, and clean it

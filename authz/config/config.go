@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mfa-authz/mfa-authz/authz/delivery"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/regulation"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
@@ -32,6 +33,10 @@ type Config struct {
 	Storage    Storage           `yaml:"storage"`
 	Cache      Cache             `yaml:"cache"`
 	Policy     policy.Config     `yaml:"policy"`
+	API        API               `yaml:"api"`
+	Codes      Codes             `yaml:"codes"`
+	Delivery   delivery.Config   `yaml:"delivery"`
+	Limits     Limits            `yaml:"limits"`
 }
 
 // Server is the `server` section: where mfa-authz listens.
@@ -40,6 +45,14 @@ type Server struct {
 	GRPCAddress string `yaml:"grpc_address"`
 	// HTTPAddress serves plain-HTTP endpoints; empty disables them.
 	HTTPAddress string `yaml:"http_address"`
+	// ForwardAuthPath is the HTTP forward-auth endpoint on HTTPAddress
+	// (Caddy forward_auth, Traefik ForwardAuth, nginx auth_request); empty
+	// disables it.
+	ForwardAuthPath string `yaml:"forward_auth_path"`
+	// EnvoyHTTPPrefix is the path prefix on HTTPAddress for Envoy's
+	// ext_authz filter in HTTP mode (its http_service.path_prefix); empty
+	// disables it.
+	EnvoyHTTPPrefix string `yaml:"envoy_http_prefix"`
 	// ShutdownTimeout bounds how long in-flight checks may finish on SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
@@ -91,6 +104,8 @@ const (
 	DefaultHeader          = "X-MFA-Code"
 	DefaultGracePeriod     = 30 * time.Minute
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultForwardAuthPath = "/forward-auth"
+	DefaultEnvoyHTTPPrefix = "/ext-authz"
 	DefaultJWTNamespace    = "envoy.filters.http.jwt_authn"
 	DefaultJWTPayloadKey   = "jwt_payload"
 	DefaultJWTClaim        = "sub"
@@ -103,15 +118,20 @@ const (
 func Default() *Config {
 	grace := DefaultGracePeriod
 	return &Config{
-		Server: Server{GRPCAddress: DefaultGRPCAddress, ShutdownTimeout: DefaultShutdownTimeout},
-		Log:    Log{Level: "info", Format: "json"},
-		MFA:    MFA{Header: DefaultHeader, Profile: profile.Glue, GracePeriod: &grace},
+		Server: Server{GRPCAddress: DefaultGRPCAddress, ShutdownTimeout: DefaultShutdownTimeout,
+			ForwardAuthPath: DefaultForwardAuthPath, EnvoyHTTPPrefix: DefaultEnvoyHTTPPrefix},
+		Log: Log{Level: "info", Format: "json"},
+		MFA: MFA{Header: DefaultHeader, Profile: profile.Glue, GracePeriod: &grace},
 		Identity: Identity{JWTMetadata: JWTMetadata{
 			Namespace: DefaultJWTNamespace, PayloadKey: DefaultJWTPayloadKey, Claim: DefaultJWTClaim}},
 		TOTP:       totp.DefaultConfig(),
 		Regulation: regulation.DefaultConfig(),
 		Storage:    Storage{Path: DefaultStoragePath, KeyFile: DefaultKeyFile},
 		Cache:      Cache{MaxSessions: DefaultMaxSessions},
+		API:        defaultAPI(),
+		Codes:      defaultCodes(),
+		Delivery:   delivery.DefaultConfig(),
+		Limits:     defaultLimits(),
 	}
 }
 
@@ -167,6 +187,29 @@ func (c *Config) Validate() error {
 	if c.Server.ShutdownTimeout <= 0 {
 		add("server.shutdown_timeout", "must be positive, got %s", c.Server.ShutdownTimeout)
 	}
+	fa, prefix := c.Server.ForwardAuthPath, c.Server.EnvoyHTTPPrefix
+	if fa != "" {
+		if err := checkHTTPPath(fa); err != nil {
+			add("server.forward_auth_path", "%v, got %q", err, fa)
+		} else if reservedHTTPPath(fa) {
+			add("server.forward_auth_path", "%q is a health endpoint", fa)
+		}
+	}
+	if prefix != "" {
+		switch err := checkHTTPPath(prefix); {
+		case err != nil:
+			add("server.envoy_http_prefix", "%v, got %q", err, prefix)
+		case prefix == "/":
+			// Every path would be an Envoy check, the health endpoints too.
+			add("server.envoy_http_prefix", "must name a path below /, got %q", prefix)
+		case strings.HasSuffix(prefix, "/"):
+			add("server.envoy_http_prefix", "must not end with /, got %q (Envoy appends the path, which starts with one)", prefix)
+		case reservedHTTPPath(prefix) || below(healthzPath, prefix) || below(readyzPath, prefix):
+			add("server.envoy_http_prefix", "%q would cover a health endpoint", prefix)
+		case fa != "" && (fa == prefix || below(fa, prefix)):
+			add("server.forward_auth_path", "%q lies below server.envoy_http_prefix %q", fa, prefix)
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -219,7 +262,44 @@ func (c *Config) Validate() error {
 	if _, err := policy.Compile(c.Policy); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
+	errs = append(errs, c.validateLifecycle(add)...)
 	return errors.Join(errs...)
+}
+
+// The health endpoints the HTTP listener serves (authz/service); the
+// forward-auth paths must not shadow them.
+const (
+	healthzPath = "/healthz"
+	readyzPath  = "/readyz"
+)
+
+func reservedHTTPPath(p string) bool { return p == healthzPath || p == readyzPath }
+
+// below reports whether path p lies below the prefix dir.
+func below(p, dir string) bool { return strings.HasPrefix(p, dir+"/") }
+
+// checkHTTPPath accepts an absolute URL path of printable ASCII without a
+// query, fragment, percent-escape or dot segment: the handler compares it
+// byte for byte with the request target, so it must be written as a proxy
+// sends it.
+func checkHTTPPath(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return errors.New("must start with /")
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= ' ' || c >= 0x7f || c == '?' || c == '#' || c == '%' || c == '\\' {
+			return errors.New("must be a plain path without spaces, ?, #, % or \\")
+		}
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "." || seg == ".." {
+			return errors.New("must not hold . or .. segments")
+		}
+	}
+	if strings.Contains(p, "//") {
+		return errors.New("must not hold //")
+	}
+	return nil
 }
 
 func checkAddress(addr string) error {

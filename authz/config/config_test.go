@@ -95,3 +95,46 @@ func TestLoadNamesTheFile(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+func TestForwardAuthKeys(t *testing.T) {
+	c, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.ForwardAuthPath != "/forward-auth" || c.Server.EnvoyHTTPPrefix != "/ext-authz" {
+		t.Fatalf("defaults: forward_auth_path %q, envoy_http_prefix %q", c.Server.ForwardAuthPath, c.Server.EnvoyHTTPPrefix)
+	}
+	c, err = Parse([]byte("server:\n  forward_auth_path: /auth/mfa\n  envoy_http_prefix: /envoy/mfa\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.ForwardAuthPath != "/auth/mfa" || c.Server.EnvoyHTTPPrefix != "/envoy/mfa" {
+		t.Fatalf("overrides: %+v", c.Server)
+	}
+	c, err = Parse([]byte("server:\n  forward_auth_path: \"\"\n  envoy_http_prefix: \"\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.ForwardAuthPath != "" || c.Server.EnvoyHTTPPrefix != "" {
+		t.Fatalf("empty values must disable the endpoints: %+v", c.Server)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"server:\n  forward_auth_path: auth\n", `config: server.forward_auth_path: must start with /, got "auth"`},
+		{"server:\n  forward_auth_path: /auth?x=1\n", `config: server.forward_auth_path: must be a plain path without spaces, ?, #, % or \, got "/auth?x=1"`},
+		{"server:\n  forward_auth_path: /a%2Fb\n", `config: server.forward_auth_path: must be a plain path`},
+		{"server:\n  forward_auth_path: /a/../b\n", `config: server.forward_auth_path: must not hold . or .. segments, got "/a/../b"`},
+		{"server:\n  forward_auth_path: /healthz\n", `config: server.forward_auth_path: "/healthz" is a health endpoint`},
+		{"server:\n  envoy_http_prefix: /\n", `config: server.envoy_http_prefix: must name a path below /, got "/"`},
+		{"server:\n  envoy_http_prefix: /ext-authz/\n", `config: server.envoy_http_prefix: must not end with /, got "/ext-authz/"`},
+		{"server:\n  envoy_http_prefix: //x\n", `config: server.envoy_http_prefix: must not hold //, got "//x"`},
+		{"server:\n  envoy_http_prefix: /readyz\n", `config: server.envoy_http_prefix: "/readyz" would cover a health endpoint`},
+		{"server:\n  forward_auth_path: /ext-authz\n", `config: server.forward_auth_path: "/ext-authz" lies below server.envoy_http_prefix "/ext-authz"`},
+		{"server:\n  forward_auth_path: /check/fa\n  envoy_http_prefix: /check\n", `config: server.forward_auth_path: "/check/fa" lies below server.envoy_http_prefix "/check"`},
+		{"server:\n  forward_auth_path: [a]\n", "config: server.forward_auth_path (line 2): want a single value"},
+	} {
+		_, err := Parse([]byte(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want error containing %q", tc.yaml, err, tc.want)
+		}
+	}
+}

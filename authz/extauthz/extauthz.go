@@ -116,9 +116,9 @@ func (s *Server) malformed(flowID string) *authv3.CheckResponse {
 }
 
 func denied(code codes.Code, den profile.Denial) *authv3.CheckResponse {
-	headers := []*corev3.HeaderValueOption{
-		header("content-type", den.ContentType),
-		header("cache-control", "no-store"),
+	headers := []*corev3.HeaderValueOption{header("cache-control", "no-store")}
+	if den.ContentType != "" { // a 204 answer of a self-service endpoint has no body
+		headers = append([]*corev3.HeaderValueOption{header("content-type", den.ContentType)}, headers...)
 	}
 	if den.RetryAfter > 0 {
 		headers = append(headers, header("retry-after", strconv.Itoa(int((den.RetryAfter+999_999_999)/1e9))))

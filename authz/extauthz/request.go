@@ -45,6 +45,19 @@ func request(req *authv3.CheckRequest, hv *headers) (r authz.Request, problem st
 		return r, "no path"
 	}
 	r.Metadata = attrs.GetMetadataContext().GetFilterMetadata()
+	// with_request_body: raw_body when pack_as_bytes is on, else body.
+	// Envoy marks a body cut at max_request_bytes with this header.
+	if raw := h.GetRawBody(); len(raw) > 0 {
+		r.Body = raw
+	} else if b := h.GetBody(); b != "" {
+		r.Body = []byte(b)
+	}
+	if v, n := hv.Lookup("x-envoy-auth-partial-body"); n > 0 && v == "true" {
+		r.BodyTruncated = true
+	}
+	if size := h.GetSize(); size > 0 && int64(len(r.Body)) < size {
+		r.BodyTruncated = true
+	}
 	return r, ""
 }
 
@@ -81,10 +94,21 @@ var headersPool = sync.Pool{New: func() any { return new(headers) }}
 // Lookup implements authz.Header.
 func (h *headers) Lookup(name string) (value string, n int) {
 	if len(h.m) > 0 {
-		if v, ok := h.m[name]; ok {
-			value, n = v, 1
-		} else if h.mapHasUpper() {
-			value, n = authz.MapHeader(h.m).Lookup(name)
+		if !h.mapHasUpper() {
+			if v, ok := h.m[name]; ok {
+				value, n = v, 1
+			}
+		} else {
+			// Keys differing only in case are repeats, even when one of
+			// them is the lower-case name itself.
+			for k, v := range h.m {
+				if len(k) == len(name) && equalFold(k, name) {
+					if n == 0 || k == name {
+						value = v
+					}
+					n++
+				}
+			}
 		}
 	}
 	for _, hv := range h.list {

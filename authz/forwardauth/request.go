@@ -1,6 +1,7 @@
 package forwardauth
 
 import (
+	"io"
 	"net/http"
 	"strings"
 
@@ -20,9 +21,9 @@ const (
 // URI and host come from the X-Forwarded-* headers, the original headers
 // are the request's own. A non-empty problem means the request cannot be
 // decided and must be denied.
-func forwardedRequest(req *http.Request, hv *headers) (r authz.Request, problem string) {
-	r.Header = hv
-	method, n := hv.Lookup(forwardedMethod)
+func forwardedRequest(h header) (r authz.Request, problem string) {
+	r.Header = h
+	method, n := h.Lookup(forwardedMethod)
 	switch {
 	case n == 0:
 		return r, "no X-Forwarded-Method"
@@ -32,7 +33,7 @@ func forwardedRequest(req *http.Request, hv *headers) (r authz.Request, problem 
 		// Also refuses a comma-joined list, which names no single method.
 		return r, "X-Forwarded-Method is not a method"
 	}
-	uri, n := hv.Lookup(forwardedURI)
+	uri, n := h.Lookup(forwardedURI)
 	switch {
 	case n == 0:
 		return r, "no X-Forwarded-Uri"
@@ -41,7 +42,7 @@ func forwardedRequest(req *http.Request, hv *headers) (r authz.Request, problem 
 	case uri == "":
 		return r, "empty X-Forwarded-Uri"
 	}
-	host, n := hv.Lookup(forwardedHost)
+	host, n := h.Lookup(forwardedHost)
 	switch {
 	case n > 1:
 		return r, "repeated X-Forwarded-Host"
@@ -58,14 +59,32 @@ func forwardedRequest(req *http.Request, hv *headers) (r authz.Request, problem 
 	return r, ""
 }
 
+// maxBody bounds the request body read in Envoy's mode, where Envoy sends
+// the original body when with_request_body is on; its max_request_bytes
+// should be lower. A longer body is cut and marked truncated.
+const maxBody = 64 << 10
+
 // envoyRequest translates a request of Envoy's HTTP ext_authz mode: Envoy
 // sends the original method, the original :path behind its path_prefix
 // (rest, query included, exactly as received), the original :authority as
-// Host, and the headers that authorization_request.allowed_headers admits.
-func envoyRequest(req *http.Request, rest string, hv *headers) (r authz.Request, problem string) {
-	r = authz.Request{Method: req.Method, Host: req.Host, Path: rest, Header: hv}
+// Host, the headers its allowed_headers admit and, with with_request_body,
+// the body.
+func envoyRequest(req *http.Request, rest string) (r authz.Request, problem string) {
+	h := header(req.Header)
+	r = authz.Request{Method: req.Method, Host: req.Host, Path: rest, Header: h}
 	if rest == "" || rest[0] != '/' {
 		return r, "no path after the Envoy prefix"
+	}
+	if req.ContentLength != 0 && req.Body != nil {
+		body, err := io.ReadAll(io.LimitReader(req.Body, maxBody+1))
+		if err != nil || len(body) > maxBody {
+			body, r.BodyTruncated = body[:min(len(body), maxBody)], true
+		}
+		r.Body = body
+	}
+	// Envoy marks a body it cut at max_request_bytes.
+	if v, n := h.Lookup("x-envoy-auth-partial-body"); n > 0 && v == "true" {
+		r.BodyTruncated = true
 	}
 	return r, ""
 }

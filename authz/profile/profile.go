@@ -50,6 +50,9 @@ func (r Reason) String() string {
 	if int(r) < len(reasonNames) && reasonNames[r] != "" {
 		return reasonNames[r]
 	}
+	if name, ok := lifecycleNames[r]; ok {
+		return name
+	}
 	return "reason(" + strconv.Itoa(int(r)) + ")"
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -85,11 +86,14 @@ func (r *Regulator) BannedUntil(user string, now time.Time) (time.Time, bool) {
 	return e.bannedUntil, true
 }
 
-// Attempt is a reserved verification attempt. Exactly one of Succeeded or
-// Failed must be called.
+// Attempt is a reserved verification attempt. One of Succeeded, Failed or
+// Release must be called; the first call settles the attempt and later
+// ones do nothing, so a deferred Release safely covers every path that
+// does not settle it otherwise, panics included.
 type Attempt struct {
-	r    *Regulator
-	user string
+	r       *Regulator
+	user    string
+	settled *atomic.Bool
 }
 
 // Begin reserves an attempt for user. It returns banned=true and the time
@@ -116,7 +120,7 @@ func (r *Regulator) Begin(user string, now time.Time) (a Attempt, retryAt time.T
 		return Attempt{}, now.Add(r.cfg.Window), true
 	}
 	e.inflight++
-	return Attempt{r: r, user: user}, time.Time{}, false
+	return Attempt{r: r, user: user, settled: new(atomic.Bool)}, time.Time{}, false
 }
 
 // Succeeded settles the attempt as a right code: the user's failures are forgotten.
@@ -142,7 +146,7 @@ func (a Attempt) Failed(now time.Time) (banned bool) {
 }
 
 func (a Attempt) settle(f func(*entry, time.Time), now time.Time) {
-	if a.r == nil {
+	if a.r == nil || a.settled.Swap(true) {
 		return
 	}
 	s := a.r.shard(a.user)

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/mfa-authz/mfa-authz/authz/extauthz"
+	"github.com/mfa-authz/mfa-authz/authz/forwardauth"
 )
 
 // Listeners are the service's bound sockets. Run binds them itself when
@@ -53,7 +54,16 @@ func (s *Service) Run(ctx context.Context, l Listeners, ready func(Listeners)) e
 	errc := make(chan error, 2)
 	var hsrv *http.Server
 	if l.HTTP != nil {
-		hsrv = &http.Server{Handler: healthHandler(hs), ReadHeaderTimeout: 5 * time.Second}
+		// Forward-auth and Envoy HTTP ext_authz checks go to the same engine
+		// as gRPC checks; every other path falls through to the health mux.
+		handler := forwardauth.New(s.Engine, s.Log, forwardauth.Options{
+			Path:        cfg.Server.ForwardAuthPath,
+			EnvoyPrefix: cfg.Server.EnvoyHTTPPrefix,
+			Next:        s.apiHandler(healthHandler(hs)),
+		})
+		hsrv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second,
+			// Check subrequests are small and quick: bound every phase.
+			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 		go func() { errc <- hsrv.Serve(l.HTTP) }()
 	}
 	go func() { errc <- gs.Serve(l.GRPC) }()

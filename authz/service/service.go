@@ -11,6 +11,7 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/regulation"
 	"github.com/mfa-authz/mfa-authz/authz/store"
@@ -58,6 +59,8 @@ type Service struct {
 	Store     store.Store
 	Sessions  *cache.Sessions
 	Regulator *regulation.Regulator
+	// API is the self-service endpoints, nil when api.enabled is false.
+	API *mfaapi.API
 }
 
 // Close releases the store and the cache.
@@ -95,6 +98,7 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 			GracePeriod:     *c.MFA.GracePeriod,
 			AllowUnenrolled: c.MFA.AllowUnenrolled,
 			TOTPSkew:        c.TOTP.Skew,
+			CodeMaxAttempts: c.Codes.MaxAttempts,
 			Identity: authz.IdentityConfig{
 				Header:            c.Identity.Header,
 				Namespace:         c.Identity.JWTMetadata.Namespace,
@@ -115,5 +119,11 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	return &Service{Config: c, Log: log, Engine: eng, Store: st, Sessions: sessions, Regulator: reg}, nil
+	api, err := newAPI(c, log, eng, st)
+	if err != nil {
+		sessions.Close()
+		_ = st.Close()
+		return nil, err
+	}
+	return &Service{Config: c, Log: log, Engine: eng, Store: st, Sessions: sessions, Regulator: reg, API: api}, nil
 }

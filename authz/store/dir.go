@@ -21,6 +21,8 @@ const (
 	enrollmentsDir = "enrollments" // one encrypted enrollment per user
 	totpUsedDir    = "totp-used"   // one MACed last-used TOTP step per user
 	locksDir       = "locks"       // one empty lock file per user, never removed
+	codesDir       = "codes"       // one encrypted set of pending one-time codes per user (made on first use)
+	countersDir    = "counters"    // one encrypted send counter per limit key (made on first use)
 	keyCheckFile   = "keycheck"    // a sealed constant proving the key matches
 )
 
@@ -266,6 +268,10 @@ func (d *Dir) DeleteEnrollment(ctx context.Context, user string) error {
 	err = removeFile(filepath.Join(d.root, totpUsedDir, name))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("store: delete TOTP replay guard of user %q: %w", user, err)
+	}
+	err = removeFile(filepath.Join(d.root, codesDir, name))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("store: delete pending codes of user %q: %w", user, err)
 	}
 	return nil
 }

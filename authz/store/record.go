@@ -27,6 +27,7 @@ const (
 	infoEncryption = "mfa-authz enrollment encryption v1"
 	infoNaming     = "mfa-authz enrollment naming v1"
 	infoReplayMAC  = "mfa-authz totp replay mac v1"
+	infoSecretMAC  = "mfa-authz secret hash v1"
 )
 
 // Domain-separation prefixes for the AAD and MAC inputs.
@@ -46,6 +47,7 @@ type keys struct {
 	aead   cipher.AEAD // AES-256-GCM, random nonce prepended by Seal
 	naming []byte      // HMAC-SHA256 key for file names
 	mac    []byte      // HMAC-SHA256 key for replay-guard records
+	secret []byte      // HMAC-SHA256 key hashing one-time and recovery codes
 }
 
 func deriveKeys(master []byte) (*keys, error) {
@@ -67,6 +69,10 @@ func deriveKeys(master []byte) (*keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: derive replay MAC key: %w", err)
 	}
+	secret, err := sub(infoSecretMAC)
+	if err != nil {
+		return nil, fmt.Errorf("store: derive secret hash key: %w", err)
+	}
 	block, err := aes.NewCipher(encKey)
 	if err != nil {
 		return nil, fmt.Errorf("store: create cipher: %w", err)
@@ -75,7 +81,7 @@ func deriveKeys(master []byte) (*keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: create AEAD: %w", err)
 	}
-	return &keys{aead: aead, naming: naming, mac: mac}, nil
+	return &keys{aead: aead, naming: naming, mac: mac, secret: secret}, nil
 }
 
 // fileName returns the name of the user's files: hex(HMAC-SHA256(naming,

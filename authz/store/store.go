@@ -50,6 +50,10 @@ type TOTP struct {
 	Period int `json:"period"`
 	// CreatedAt is when the factor was generated.
 	CreatedAt time.Time `json:"created_at"`
+	// Pending marks a factor whose activation was started through the API
+	// but not yet verified: it does not count for step-up. Factors written
+	// by the CLI, and by versions before the API, are enabled.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // minSecretBytes is the shortest shared secret accepted: RFC 4226 section 4
@@ -88,23 +92,39 @@ func (t *TOTP) validate() error {
 type Enrollment struct {
 	// TOTP is the user's TOTP factor, or nil.
 	TOTP *TOTP `json:"totp,omitempty"`
-	// Email, SMS and recovery codes will be added here.
+	// Email and SMS are the user's out-of-band factors, or nil.
+	Email *OOB `json:"email,omitempty"`
+	SMS   *OOB `json:"sms,omitempty"`
+	// Recovery holds the user's one-time recovery codes, hashed.
+	Recovery []RecoveryCode `json:"recovery,omitempty"`
 }
 
-// Methods returns the enabled methods in preference order, TOTP first.
+// Methods returns the enabled methods in preference order: TOTP, email,
+// SMS. Factors whose activation is in progress are not listed, and
+// recovery codes are not a method of their own here (see Has).
 func (e *Enrollment) Methods() []string {
 	if e == nil {
 		return nil
 	}
 	var m []string
-	if e.TOTP != nil {
+	if e.TOTP != nil && !e.TOTP.Pending {
 		m = append(m, MethodTOTP)
+	}
+	if e.Email != nil && e.Email.Enabled {
+		m = append(m, MethodEmail)
+	}
+	if e.SMS != nil && e.SMS.Enabled {
+		m = append(m, MethodSMS)
 	}
 	return m
 }
 
-// Has reports whether method is enabled.
+// Has reports whether method is enabled. MethodRecovery is enabled while
+// the user has an enabled method and an unused recovery code.
 func (e *Enrollment) Has(method string) bool {
+	if method == MethodRecovery {
+		return len(e.Methods()) > 0 && e.UnusedRecoveryCodes() > 0
+	}
 	for _, m := range e.Methods() {
 		if m == method {
 			return true
@@ -118,12 +138,17 @@ func (e *Enrollment) validate() error {
 	if e == nil {
 		return errors.New("store: enrollment is nil")
 	}
-	if len(e.Methods()) == 0 {
+	if e.TOTP == nil && e.Email == nil && e.SMS == nil {
 		return errors.New("store: enrollment has no factor")
 	}
 	if e.TOTP != nil {
 		if err := e.TOTP.validate(); err != nil {
 			return err
+		}
+	}
+	for _, f := range []*OOB{e.Email, e.SMS} {
+		if f != nil && f.Destination == "" {
+			return errors.New("store: out-of-band factor has no destination")
 		}
 	}
 	return nil

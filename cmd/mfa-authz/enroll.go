@@ -27,8 +27,11 @@ func enrollCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
+	if args[0] == store.MethodEmail || args[0] == store.MethodSMS {
+		return enrollOOB(args[1:], stdout, stderr, args[0])
+	}
 	if args[0] != store.MethodTOTP {
-		return usageErr("enroll: unknown method %q: only totp can be enrolled from the command line", args[0])
+		return usageErr("enroll: unknown method %q: enroll totp, email or sms", args[0])
 	}
 	fs := newFlagSet("enroll totp", enrollSynopsis, stderr)
 	cfgPath := fs.String("config", "", "config file (YAML); required")

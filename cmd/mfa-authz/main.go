@@ -24,6 +24,10 @@ const usage = `mfa-authz: MFA step-up for Envoy's external authorization
 Usage:
   mfa-authz serve   --config FILE                 serve ext_authz Check over gRPC
   mfa-authz enroll  totp --user ID --config FILE  enroll a user's TOTP authenticator
+  mfa-authz enroll  email|sms --user ID --destination DEST --config FILE
+                                                  enroll a user's e-mail or SMS factor
+  mfa-authz user    show|disable|reset|recovery-codes --user ID --config FILE
+                                                  administer a user's MFA
   mfa-authz policy  check --config FILE           validate and list the policy rules
   mfa-authz policy  explain --config FILE METHOD URL
                                                   show how a request is matched
@@ -56,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = enrollCmd(args[1:], stdout, stderr)
 	case "policy":
 		err = policyCmd(args[1:], stdout, stderr)
+	case "user":
+		err = userCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "mfa-authz %s\n", version)
 	case "help", "-h", "--help":

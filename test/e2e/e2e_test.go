@@ -135,7 +135,8 @@ func TestGlue(t *testing.T) {
 			want string
 		}{
 			{[]string{"enroll"}, "enroll: name a method: totp"},
-			{[]string{"enroll", "sms", "--user", "xavier", "--config", e.cfg}, `unknown method "sms"`},
+			{[]string{"enroll", "sms", "--user", "xavier", "--config", e.cfg}, `--destination must be an E.164 phone number`},
+			{[]string{"enroll", "push", "--user", "xavier", "--config", e.cfg}, `unknown method "push"`},
 			{[]string{"enroll", "totp", "--user", "xavier", "--config", e.cfg, "--bogus"}, "flag provided but not defined: -bogus"},
 			{[]string{"enroll", "totp", "--config", e.cfg}, "--user ID is required"},
 			{[]string{"enroll", "totp", "--user", "xavier"}, "--config FILE is required"},

@@ -1,0 +1,192 @@
+// Package delivery sends one-time MFA codes to users: by e-mail over SMTP,
+// to a webhook (which may relay them by SMS, chat, …), or, for development
+// only, into a local outbox file.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Message is one code to deliver.
+type Message struct {
+	// User is the user id the code is for.
+	User string `json:"user"`
+	// Method is "email" or "sms".
+	Method string `json:"method"`
+	// Destination is the e-mail address or phone number.
+	Destination string `json:"destination"`
+	// Code is the one-time code itself.
+	Code string `json:"code"`
+	// ExpiresAt is when the code stops working.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Sender delivers messages. Implementations are safe for concurrent use.
+type Sender interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// Names of the senders, as written in delivery.email and delivery.sms.
+const (
+	SMTP    = "smtp"
+	Webhook = "webhook"
+	File    = "file"
+)
+
+// Config is the `delivery` config section.
+type Config struct {
+	// Email and SMS name the sender of each method ("smtp", "webhook" or
+	// "file"); empty means the method is not offered.
+	Email string `yaml:"email"`
+	SMS   string `yaml:"sms"`
+	// EmailClaim and PhoneClaim name the JWT claims holding a verified
+	// destination; a claim present in the request wins over a destination
+	// given in the activation body.
+	EmailClaim string `yaml:"email_claim"`
+	PhoneClaim string `yaml:"phone_claim"`
+
+	SMTPConfig    SMTPConfig    `yaml:"smtp"`
+	WebhookConfig WebhookConfig `yaml:"webhook"`
+	FileConfig    FileConfig    `yaml:"file"`
+}
+
+// Defaults.
+const (
+	DefaultEmailClaim   = "email"
+	DefaultPhoneClaim   = "phone_number"
+	DefaultSubject      = "Your verification code"
+	DefaultBodyTemplate = "Your verification code is {{.Code}}.\nIt expires at {{.ExpiresAt.UTC.Format \"15:04 MST\"}}.\nIf you did not ask for it, ignore this message.\n"
+	DefaultTimeout      = 10 * time.Second
+	DefaultRetries      = 2
+	DefaultBackoff      = 500 * time.Millisecond
+	DefaultSignHeader   = "X-MFA-Signature"
+)
+
+// DefaultConfig returns the section's defaults: no method offered.
+func DefaultConfig() Config {
+	return Config{
+		EmailClaim: DefaultEmailClaim,
+		PhoneClaim: DefaultPhoneClaim,
+		SMTPConfig: SMTPConfig{Port: 587, TLS: TLSStartTLS, Subject: DefaultSubject, Body: DefaultBodyTemplate,
+			Timeout: DefaultTimeout},
+		WebhookConfig: WebhookConfig{Timeout: DefaultTimeout, Retries: DefaultRetries, Backoff: DefaultBackoff,
+			SignatureHeader: DefaultSignHeader},
+	}
+}
+
+// Validate checks the section, naming the first bad key of each sender in use.
+func (c *Config) Validate() error {
+	var errs []error
+	used := map[string]bool{}
+	for _, m := range []struct{ key, v string }{{"delivery.email", c.Email}, {"delivery.sms", c.SMS}} {
+		switch m.v {
+		case "":
+		case SMTP, Webhook, File:
+			used[m.v] = true
+		default:
+			errs = append(errs, fmt.Errorf("config: %s: want smtp, webhook or file, got %q", m.key, m.v))
+		}
+	}
+	if c.SMS == SMTP {
+		errs = append(errs, errors.New("config: delivery.sms: smtp sends e-mail only; use webhook or file"))
+	}
+	if c.EmailClaim == "" || c.PhoneClaim == "" {
+		errs = append(errs, errors.New("config: delivery.email_claim, delivery.phone_claim: must not be empty"))
+	}
+	if used[SMTP] {
+		errs = append(errs, c.SMTPConfig.validate()...)
+	}
+	if used[Webhook] {
+		errs = append(errs, c.WebhookConfig.validate()...)
+	}
+	if used[File] && c.FileConfig.Path == "" {
+		errs = append(errs, errors.New("config: delivery.file.path: must not be empty when the file sender is used"))
+	}
+	return errors.Join(errs...)
+}
+
+// UsesFile reports whether a method is delivered to the outbox file.
+func (c *Config) UsesFile() bool { return c.Email == File || c.SMS == File }
+
+// Senders builds the sender of each offered method.
+func (c *Config) Senders() (map[string]Sender, error) {
+	built := map[string]Sender{}
+	get := func(name string) (Sender, error) {
+		if s, ok := built[name]; ok {
+			return s, nil
+		}
+		var (
+			s   Sender
+			err error
+		)
+		switch name {
+		case SMTP:
+			s, err = NewSMTP(c.SMTPConfig)
+		case Webhook:
+			s, err = NewWebhook(c.WebhookConfig)
+		case File:
+			s, err = NewFile(c.FileConfig.Path)
+		default:
+			err = fmt.Errorf("delivery: unknown sender %q", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		built[name] = s
+		return s, nil
+	}
+	out := map[string]Sender{}
+	for method, name := range map[string]string{"email": c.Email, "sms": c.SMS} {
+		if name == "" {
+			continue
+		}
+		s, err := get(name)
+		if err != nil {
+			return nil, err
+		}
+		out[method] = s
+	}
+	return out, nil
+}
+
+// e164 is an international phone number: +, country code, up to 15 digits.
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// ValidPhone reports whether s is an E.164 phone number.
+func ValidPhone(s string) bool { return e164.MatchString(s) }
+
+// ValidEmail reports whether s is a bare e-mail address (no display name),
+// of printable ASCII, at most 254 bytes.
+func ValidEmail(s string) bool {
+	if s == "" || len(s) > 254 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && strings.Contains(s[at+1:], ".")
+}
+
+// Mask hides most of a destination for display: "a***@example.com", "+49******12".
+func Mask(dest string) string {
+	if at := strings.LastIndexByte(dest, '@'); at > 0 {
+		return dest[:1] + "***" + dest[at:]
+	}
+	if len(dest) > 4 {
+		return dest[:3] + strings.Repeat("*", len(dest)-5) + dest[len(dest)-2:]
+	}
+	return "***"
+}

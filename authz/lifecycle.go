@@ -1,0 +1,169 @@
+package authz
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/mfa-authz/mfa-authz/authz/profile"
+	"github.com/mfa-authz/mfa-authz/authz/store"
+	"github.com/mfa-authz/mfa-authz/cache"
+)
+
+// Details of failed code checks that choose a finer denial reason.
+const (
+	DetailExpired       = "expired code"
+	DetailWrongRecovery = "wrong recovery code"
+)
+
+// API answers the requests mfa-authz serves itself (the MFA self-service
+// endpoints) instead of deciding them for the upstream. Handle returns
+// ok=false for a request that is not one of them.
+type API interface {
+	// Serves reports whether method and target name one of the endpoints.
+	Serves(method, target string) bool
+	Handle(ctx context.Context, r *Request) (answer profile.Denial, ok bool)
+}
+
+type apiHolder struct{ api API }
+
+// SetAPI installs the self-service endpoints; Check answers their requests
+// before it looks at the policy. nil removes them.
+func (e *Engine) SetAPI(a API) {
+	if a == nil {
+		e.api.Store(nil)
+		return
+	}
+	e.api.Store(&apiHolder{a})
+}
+
+// serveAPI answers r if it is an API request. The answer is a Decision that
+// is not allowed (the upstream is never called) whose Denial carries the
+// endpoint's status and body, success or error: a transport that renders
+// denials sends it to the client as is.
+func (e *Engine) serveAPI(ctx context.Context, r *Request) (Decision, bool) {
+	h := e.api.Load()
+	if h == nil {
+		return Decision{}, false
+	}
+	if !h.api.Serves(r.Method, r.Path) {
+		return Decision{}, false
+	}
+	// Handle gets a copy: handing r itself to an interface method would
+	// make every request escape to the heap, endpoint or not.
+	rc := *r
+	ans, ok := h.api.Handle(ctx, &rc)
+	if !ok {
+		return Decision{}, false
+	}
+	return Decision{Denial: ans, Detail: "api", API: true}, true
+}
+
+// Identity returns the request's user id as Check determines it; detail
+// explains an empty user (see identity).
+func (e *Engine) Identity(r *Request) (user, detail string) { return e.identity(r) }
+
+// Proof is the outcome of checking the MFA header of a request.
+type Proof struct {
+	// OK reports a right code; Method is the factor it proved.
+	OK     bool
+	Method string
+	// Reason, Detail and RetryAfter describe a failure.
+	Reason     profile.Reason
+	Detail     string
+	RetryAfter time.Duration
+}
+
+// Prove checks the MFA header of r for user, whose enrollment is enr,
+// under regulation: wrong codes count towards the lockout, a banned user
+// is refused. pending names a factor whose activation is in progress that
+// may prove itself too (the verify endpoint); a bare code then means it.
+// A right code is consumed (TOTP step, one-time code, recovery code).
+func (e *Engine) Prove(ctx context.Context, r *Request, user string, enr *store.Enrollment, pending string, now time.Time) Proof {
+	raw, n := lookup(r.Header, e.header)
+	if n == 1 && strings.TrimSpace(raw) == "" || n == 0 {
+		return Proof{Reason: profile.Missing, Detail: "no code"}
+	}
+	att, retryAt, banned := e.reg.Begin(user, now)
+	if banned {
+		return Proof{Reason: profile.TooManyAttempts, Detail: "banned", RetryAfter: retryAt.Sub(now)}
+	}
+	defer att.Release() // a panic below must not keep the attempt reserved
+	fail := func(reason profile.Reason, detail string) Proof {
+		if att.Failed(now) {
+			e.log.Warn("user banned after too many invalid MFA codes", zap.String("user_hash", HashUser(user)))
+		}
+		return Proof{Reason: reason, Detail: detail}
+	}
+	method, code, ok := ParseCode(raw)
+	if n > 1 || !ok {
+		return fail(profile.Invalid, "malformed code")
+	}
+	if method == "" {
+		if pending != "" {
+			method = pending
+		} else if m := enr.Methods(); len(m) > 0 {
+			method = m[0]
+		}
+	}
+	if method == "" || method != pending && !enr.Has(method) {
+		att.Release()
+		return Proof{Reason: profile.NotEnrolled, Detail: method + " not enrolled"}
+	}
+	ok, detail, err := e.checkCode(ctx, user, enr, method, code, now)
+	if err != nil {
+		att.Release()
+		e.log.Error("code verification failed; request denied", zap.String("method", method), zap.Error(err))
+		return Proof{Reason: profile.Unavailable, Detail: detail}
+	}
+	if !ok {
+		switch detail {
+		case DetailExpired:
+			return fail(profile.Expired, detail)
+		case DetailWrongRecovery:
+			return fail(profile.InvalidRecoveryCode, detail)
+		}
+		return fail(profile.Invalid, detail)
+	}
+	att.Succeeded()
+	return Proof{OK: true, Method: method}
+}
+
+func (e *Engine) codeMaxAttempts() int {
+	if e.cfg.CodeMaxAttempts > 0 {
+		return e.cfg.CodeMaxAttempts
+	}
+	return 3
+}
+
+// DenialFor renders the active profile's answer for reason, with the
+// request's flow id, for the self-service endpoints.
+func (e *Engine) DenialFor(r *Request, reason profile.Reason, retry time.Duration) profile.Denial {
+	return e.deny(r, nil, "", reason, "", retry).Denial
+}
+
+// Profile returns the active profile.
+func (e *Engine) Profile() profile.Profile { return e.profile }
+
+// ManageWindow is how recent a verification must be for a user with an
+// enabled factor to add another one (at least; mfa.grace_period counts
+// when it is longer).
+const ManageWindow = 5 * time.Minute
+
+// SteppedUp reports whether user verified a factor within the longer of
+// ManageWindow and the global grace period.
+func (e *Engine) SteppedUp(user string, now time.Time) bool {
+	s, ok := e.sessions.Get(user)
+	return ok && withinGrace(s.VerifiedAt, now, max(ManageWindow, e.cfg.GracePeriod))
+}
+
+// StartSession records that user proved method at now, as a step-up on a
+// protected route does.
+func (e *Engine) StartSession(user, method string, now time.Time) {
+	ttl := max(time.Duration(e.sessionTTL.Load()), ManageWindow)
+	if !e.sessions.Put(user, cache.Session{VerifiedAt: now, Method: method}, ttl) {
+		e.log.Warn("verified session not cached; the user will need a new code", zap.String("method", method))
+	}
+}

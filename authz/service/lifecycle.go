@@ -1,0 +1,67 @@
+package service
+
+import (
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
+	"github.com/mfa-authz/mfa-authz/authz/store"
+)
+
+// newAPI builds the self-service endpoints from the api, codes, limits and
+// delivery sections and installs them in the engine; nil when api.enabled
+// is false.
+func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Lifecycle) (*mfaapi.API, error) {
+	if !c.API.Enabled {
+		return nil, nil
+	}
+	senders, err := c.Delivery.Senders()
+	if err != nil {
+		return nil, err
+	}
+	if c.Delivery.UsesFile() {
+		log.Warn("delivery: one-time codes are written to a local outbox file; use it for development only",
+			zap.String("path", c.Delivery.FileConfig.Path))
+	}
+	api, err := mfaapi.New(mfaapi.Options{
+		Engine:  eng,
+		Store:   st,
+		Senders: senders,
+		Paths: mfaapi.Paths{
+			Types: c.API.TypesPath, Activate: c.API.ActivatePath, Verify: c.API.VerifyPath,
+			Deactivate: c.API.DeactivatePath, Trigger: c.API.TriggerPath, RecoveryCodes: c.API.RecoveryCodesPath,
+		},
+		MaxBodyBytes: c.API.MaxBodyBytes,
+		UserSubject:  c.API.Subject == "user",
+		CodeLength:   c.Codes.Length,
+		CodeTTL:      c.Codes.TTL,
+		Limits: mfaapi.Limits{
+			UserMax: c.Limits.UserMaxSends, UserWindow: c.Limits.UserWindow,
+			TenantMax: c.Limits.TenantMaxSends, TenantWindow: c.Limits.TenantWindow,
+			Cooldown: c.Limits.ResendCooldown,
+		},
+		EmailClaim:    c.Delivery.EmailClaim,
+		PhoneClaim:    c.Delivery.PhoneClaim,
+		JWTNamespace:  c.Identity.JWTMetadata.Namespace,
+		JWTPayloadKey: c.Identity.JWTMetadata.PayloadKey,
+		TOTP:          c.TOTP,
+		Logger:        log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	eng.SetAPI(api)
+	return api, nil
+}
+
+// apiHandler serves the self-service endpoints on the HTTP listener in
+// front of next.
+func (s *Service) apiHandler(next http.Handler) http.Handler {
+	if s.API == nil {
+		return next
+	}
+	return s.API.Handler(next)
+}

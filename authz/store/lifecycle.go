@@ -1,0 +1,302 @@
+package store
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+)
+
+// OOB is an out-of-band factor (email or SMS): codes are sent to
+// Destination. A factor whose activation is in progress is not Enabled and
+// does not count for step-up.
+type OOB struct {
+	// Destination is the e-mail address or E.164 phone number codes go to.
+	Destination string `json:"destination"`
+	// Enabled is false while the activation waits for its code.
+	Enabled bool `json:"enabled"`
+	// CreatedAt is when the activation started.
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// RecoveryCode is one hashed one-time recovery code (see Store.SecretHash).
+type RecoveryCode struct {
+	Hash []byte `json:"hash"`
+	Used bool   `json:"used,omitempty"`
+}
+
+// UnusedRecoveryCodes counts the recovery codes not used yet.
+func (e *Enrollment) UnusedRecoveryCodes() int {
+	if e == nil {
+		return 0
+	}
+	n := 0
+	for _, c := range e.Recovery {
+		if !c.Used {
+			n++
+		}
+	}
+	return n
+}
+
+// PendingCode is a one-time code sent out of band, kept only as a hash.
+type PendingCode struct {
+	// Hash is Store.SecretHash(user, "code:"+method, code).
+	Hash []byte `json:"hash"`
+	// Destination is where the code was sent.
+	Destination string `json:"destination"`
+	// SentAt and ExpiresAt bound the code's life.
+	SentAt    time.Time `json:"sent_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// Attempts counts wrong tries; Used marks the code consumed.
+	Attempts int  `json:"attempts"`
+	Used     bool `json:"used,omitempty"`
+}
+
+// Counter is a fixed-window send counter.
+type Counter struct {
+	WindowStart time.Time `json:"window_start"`
+	Count       int       `json:"count"`
+}
+
+// ErrNoChange, returned by an update function, ends the update without
+// writing anything; the update call then returns nil.
+var ErrNoChange = errors.New("store: no change")
+
+// Lifecycle is what the MFA lifecycle (activation through the API,
+// out-of-band codes, recovery codes, send limits) needs from a store on top
+// of Store. Every update runs under the user's (or counter's) exclusive
+// lock, in this process and others.
+type Lifecycle interface {
+	Store
+	// UpdateEnrollment reads the user's enrollment (nil when none), calls
+	// fn and writes what fn returns: nil deletes the enrollment (and its
+	// replay guard and pending codes). fn returning ErrNoChange writes
+	// nothing; any other error is returned as is.
+	UpdateEnrollment(ctx context.Context, user string, fn func(cur *Enrollment) (*Enrollment, error)) error
+	// UpdatePendingCode does the same for the user's pending code of method
+	// (nil when none); nil removes it.
+	UpdatePendingCode(ctx context.Context, user, method string, fn func(cur *PendingCode) (*PendingCode, error)) error
+	// Hit counts one event against the fixed-window counter key if fewer
+	// than limit were counted in the window that includes now; ok=false
+	// (nothing counted) means the limit is reached until resetAt.
+	Hit(ctx context.Context, key string, window time.Duration, limit int, now time.Time) (ok bool, resetAt time.Time, err error)
+	// SecretHash returns HMAC-SHA256, under a key derived from the store's
+	// key, of a user's secret (a one-time or recovery code) for purpose.
+	SecretHash(user, purpose, secret string) []byte
+}
+
+var _ Lifecycle = (*Dir)(nil)
+
+const (
+	codesAADPrefix   = "mfa-authz/codes/v1\x00"
+	counterAADPrefix = "mfa-authz/counter/v1\x00"
+	counterNameSalt  = "mfa-authz counter\x00"
+)
+
+// SecretHash implements Lifecycle.
+func (d *Dir) SecretHash(user, purpose, secret string) []byte {
+	m := hmac.New(sha256.New, d.keys.secret)
+	for _, s := range []string{user, purpose, secret} {
+		m.Write([]byte(s))
+		m.Write([]byte{0})
+	}
+	return m.Sum(nil)
+}
+
+// UpdateEnrollment implements Lifecycle.
+func (d *Dir) UpdateEnrollment(ctx context.Context, user string, fn func(cur *Enrollment) (*Enrollment, error)) error {
+	if err := d.begin(ctx, user); err != nil {
+		return err
+	}
+	name := d.keys.fileName(user)
+	unlock, err := d.lock(ctx, name)
+	if err != nil {
+		return fmt.Errorf("store: update enrollment of user %q: %w", user, err)
+	}
+	defer unlock()
+	cur, err := d.readEnrollment(user, name)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		cur = nil
+	case err != nil:
+		return err
+	}
+	next, err := fn(cur)
+	if errors.Is(err, ErrNoChange) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if next == nil {
+		if cur == nil {
+			return nil
+		}
+		for _, p := range []string{
+			filepath.Join(d.root, enrollmentsDir, name),
+			filepath.Join(d.root, totpUsedDir, name),
+			filepath.Join(d.root, codesDir, name),
+		} {
+			if err := removeFile(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("store: delete enrollment of user %q: %w", user, err)
+			}
+		}
+		return nil
+	}
+	if err := next.validate(); err != nil {
+		return fmt.Errorf("%w (user %q)", err, user)
+	}
+	pt, err := json.Marshal(next)
+	if err != nil {
+		return fmt.Errorf("store: encode enrollment of user %q: %w", user, err)
+	}
+	rec := d.keys.seal(enrollmentAAD(name), pt)
+	clear(pt)
+	if err := writeFile(filepath.Join(d.root, enrollmentsDir, name), rec, false); err != nil {
+		return fmt.Errorf("store: write enrollment of user %q: %w", user, err)
+	}
+	if cur == nil || !sameTOTP(cur.TOTP, next.TOTP) {
+		err := removeFile(filepath.Join(d.root, totpUsedDir, name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store: reset TOTP replay guard of user %q: %w", user, err)
+		}
+	}
+	return nil
+}
+
+// UpdatePendingCode implements Lifecycle. The user's pending codes live in
+// one encrypted file, bound to the user like the enrollment.
+func (d *Dir) UpdatePendingCode(ctx context.Context, user, method string, fn func(cur *PendingCode) (*PendingCode, error)) error {
+	if err := d.begin(ctx, user); err != nil {
+		return err
+	}
+	name := d.keys.fileName(user)
+	unlock, err := d.lock(ctx, name)
+	if err != nil {
+		return fmt.Errorf("store: update pending code of user %q: %w", user, err)
+	}
+	defer unlock()
+	rel := path.Join(codesDir, name)
+	p := filepath.Join(d.root, rel)
+	aad := []byte(codesAADPrefix + name)
+	codes := map[string]*PendingCode{}
+	rec, err := readRecord(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, errTooLarge):
+		return corrupt(rel, user, err)
+	case err != nil:
+		return fmt.Errorf("store: read pending codes of user %q: %w", user, err)
+	default:
+		pt, err := d.keys.open(aad, rec)
+		if err != nil {
+			return corrupt(rel, user, err)
+		}
+		err = json.Unmarshal(pt, &codes)
+		clear(pt)
+		if err != nil {
+			return corrupt(rel, user, errors.New("decrypted record is not valid JSON"))
+		}
+	}
+	next, err := fn(codes[method])
+	if errors.Is(err, ErrNoChange) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if next == nil {
+		delete(codes, method)
+	} else {
+		codes[method] = next
+	}
+	if len(codes) == 0 {
+		if err := removeFile(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store: remove pending codes of user %q: %w", user, err)
+		}
+		return nil
+	}
+	pt, err := json.Marshal(codes)
+	if err != nil {
+		return fmt.Errorf("store: encode pending codes of user %q: %w", user, err)
+	}
+	sealed := d.keys.seal(aad, pt)
+	if err := d.mkdir(codesDir); err != nil {
+		return err
+	}
+	if err := writeFile(p, sealed, false); err != nil {
+		return fmt.Errorf("store: write pending codes of user %q: %w", user, err)
+	}
+	return nil
+}
+
+// Hit implements Lifecycle. Counters are files named by an HMAC of the key,
+// encrypted and bound to that name, and updated under the name's lock.
+func (d *Dir) Hit(ctx context.Context, key string, window time.Duration, limit int, now time.Time) (bool, time.Time, error) {
+	if err := d.begin(ctx, key); err != nil {
+		return false, time.Time{}, err
+	}
+	if window <= 0 || limit < 1 {
+		return false, time.Time{}, fmt.Errorf("store: counter %q: window and limit must be positive", key)
+	}
+	name := d.keys.fileName(counterNameSalt + key)
+	unlock, err := d.lock(ctx, name)
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("store: counter: %w", err)
+	}
+	defer unlock()
+	p := filepath.Join(d.root, countersDir, name)
+	aad := []byte(counterAADPrefix + name)
+	var c Counter
+	rec, err := readRecord(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return false, time.Time{}, fmt.Errorf("store: read counter: %w", err)
+	default:
+		pt, err := d.keys.open(aad, rec)
+		if err != nil {
+			return false, time.Time{}, fmt.Errorf("%w: %s: %v", ErrCorrupt, path.Join(countersDir, name), err)
+		}
+		err = json.Unmarshal(pt, &c)
+		if err != nil {
+			return false, time.Time{}, fmt.Errorf("%w: %s: not valid JSON", ErrCorrupt, path.Join(countersDir, name))
+		}
+	}
+	// A window from the future (the clock stepped back) starts over.
+	if now.Sub(c.WindowStart) >= window || c.WindowStart.After(now) {
+		c = Counter{WindowStart: now}
+	}
+	resetAt := c.WindowStart.Add(window)
+	if c.Count >= limit {
+		return false, resetAt, nil
+	}
+	c.Count++
+	pt, err := json.Marshal(c)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	if err := d.mkdir(countersDir); err != nil {
+		return false, time.Time{}, err
+	}
+	if err := writeFile(p, d.keys.seal(aad, pt), false); err != nil {
+		return false, time.Time{}, fmt.Errorf("store: write counter: %w", err)
+	}
+	return true, resetAt, nil
+}
+
+// mkdir creates a subdirectory of the store that is made on first use.
+func (d *Dir) mkdir(sub string) error {
+	if err := os.MkdirAll(filepath.Join(d.root, sub), 0o700); err != nil {
+		return fmt.Errorf("store: create directory: %w", err)
+	}
+	return nil
+}

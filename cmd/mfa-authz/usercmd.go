@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/delivery"
+	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
+	"github.com/mfa-authz/mfa-authz/authz/otc"
+	"github.com/mfa-authz/mfa-authz/authz/service"
+	"github.com/mfa-authz/mfa-authz/authz/store"
+)
+
+const userSynopsis = "user show|disable|reset|recovery-codes --user ID --config FILE [--method M] [--output text|json]"
+
+// userCmd is the administrator's view of one user: show the factors,
+// disable one (or all), reset everything, or issue new recovery codes.
+func userCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(stderr, "Usage: mfa-authz %s\n", userSynopsis)
+		if len(args) == 0 {
+			return usageErr("user: name an action: show, disable, reset or recovery-codes")
+		}
+		return nil
+	}
+	action := args[0]
+	switch action {
+	case "show", "disable", "reset", "recovery-codes":
+	default:
+		return usageErr("user: unknown action %q (want show, disable, reset or recovery-codes)", action)
+	}
+	fs := newFlagSet("user "+action, userSynopsis, stderr)
+	cfgPath := fs.String("config", "", "config file (YAML); required")
+	user := fs.String("user", "", "user id; required")
+	method := fs.String("method", "", "disable: the method to disable (totp, email, sms); empty disables all")
+	output := fs.String("output", "text", "output format: text or json")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	switch {
+	case *cfgPath == "":
+		return usageErr("user %s: --config FILE is required", action)
+	case *user == "":
+		return usageErr("user %s: --user ID is required", action)
+	case *output != "text" && *output != "json":
+		return usageErr("user %s: --output must be text or json, got %q", action, *output)
+	case fs.NArg() > 0:
+		return usageErr("user %s: unexpected argument %q", action, fs.Arg(0))
+	case *method != "" && *method != store.MethodTOTP && *method != store.MethodEmail && *method != store.MethodSMS:
+		return usageErr("user %s: --method must be totp, email or sms, got %q", action, *method)
+	}
+	st, err := openLifecycleStore(*cfgPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx := context.Background()
+	switch action {
+	case "show":
+		enr, err := st.Enrollment(ctx, *user)
+		if errors.Is(err, store.ErrNotFound) {
+			enr, err = &store.Enrollment{}, nil
+		}
+		if err != nil {
+			return err
+		}
+		return showUser(stdout, *user, enr, *output)
+	case "disable", "reset":
+		if action == "reset" {
+			*method = ""
+		}
+		err := st.UpdateEnrollment(ctx, *user, func(cur *store.Enrollment) (*store.Enrollment, error) {
+			if cur == nil {
+				return nil, fmt.Errorf("user %q has no MFA enrollment", *user)
+			}
+			if *method == "" {
+				return nil, nil
+			}
+			next := *cur
+			switch *method {
+			case store.MethodTOTP:
+				next.TOTP = nil
+			case store.MethodEmail:
+				next.Email = nil
+			case store.MethodSMS:
+				next.SMS = nil
+			}
+			if len(next.Methods()) == 0 {
+				next.Recovery = nil
+			}
+			if next.TOTP == nil && next.Email == nil && next.SMS == nil {
+				return nil, nil
+			}
+			return &next, nil
+		})
+		if err != nil {
+			return err
+		}
+		if *method != "" && *method != store.MethodTOTP {
+			_ = st.UpdatePendingCode(ctx, *user, *method, func(*store.PendingCode) (*store.PendingCode, error) { return nil, nil })
+		}
+		what := "all MFA factors and recovery codes"
+		if *method != "" {
+			what = *method
+		}
+		fmt.Fprintf(stdout, "Disabled %s of user %q.\n", what, *user)
+		return nil
+	default: // recovery-codes
+		codes, err := mfaapi.Regenerate(ctx, st, *user)
+		if mfaapi.IsNotEnabled(err) {
+			return fmt.Errorf("user %q has no enabled MFA method; recovery codes need one", *user)
+		}
+		if err != nil {
+			return err
+		}
+		return printRecovery(stdout, *user, codes, *output)
+	}
+}
+
+func openLifecycleStore(cfgPath string) (*store.Dir, error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	log, err := service.NewLogger(config.Log{Level: "warn", Format: "console"})
+	if err != nil {
+		return nil, err
+	}
+	return service.OpenStore(cfg.Storage, log)
+}
+
+func showUser(w io.Writer, user string, enr *store.Enrollment, output string) error {
+	type factor struct {
+		Method      string `json:"method"`
+		Status      int    `json:"status"`
+		Destination string `json:"destination,omitempty"`
+	}
+	out := struct {
+		User          string   `json:"user"`
+		Factors       []factor `json:"factors"`
+		RecoveryCodes int      `json:"recovery_codes_unused"`
+	}{User: user, Factors: []factor{}, RecoveryCodes: enr.UnusedRecoveryCodes()}
+	for _, m := range []string{store.MethodTOTP, store.MethodEmail, store.MethodSMS} {
+		s := mfaapi.Status(enr, m)
+		if s == mfaapi.StatusDisabled {
+			continue
+		}
+		f := factor{Method: m, Status: s}
+		if m == store.MethodEmail && enr.Email != nil {
+			f.Destination = delivery.Mask(enr.Email.Destination)
+		}
+		if m == store.MethodSMS && enr.SMS != nil {
+			f.Destination = delivery.Mask(enr.SMS.Destination)
+		}
+		out.Factors = append(out.Factors, f)
+	}
+	if output == "json" {
+		return json.NewEncoder(w).Encode(out)
+	}
+	fmt.Fprintf(w, "User %q\n", user)
+	if len(out.Factors) == 0 {
+		fmt.Fprintln(w, "No MFA factor.")
+	}
+	names := map[int]string{mfaapi.StatusInProgress: "activation in progress", mfaapi.StatusEnabled: "enabled"}
+	for _, f := range out.Factors {
+		fmt.Fprintf(w, "  %-6s %s", f.Method, names[f.Status])
+		if f.Destination != "" {
+			fmt.Fprintf(w, " (%s)", f.Destination)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "Unused recovery codes: %d\n", out.RecoveryCodes)
+	return nil
+}
+
+func printRecovery(w io.Writer, user string, codes []string, output string) error {
+	if output == "json" {
+		return json.NewEncoder(w).Encode(struct {
+			User          string   `json:"user"`
+			RecoveryCodes []string `json:"recovery_codes"`
+		}{user, codes})
+	}
+	fmt.Fprintf(w, "Recovery codes for user %q (each works once; shown only now):\n", user)
+	for _, c := range codes {
+		fmt.Fprintf(w, "  %s\n", c)
+	}
+	return nil
+}
+
+// enrollOOB enrolls an e-mail or SMS factor as enabled (the operator vouches
+// for the destination) and, if it is the user's first enabled method,
+// generates and prints recovery codes.
+func enrollOOB(args []string, stdout, stderr io.Writer, method string) error {
+	fs := newFlagSet("enroll "+method, "enroll "+method+" --user ID --destination DEST --config FILE [--output text|json] [--force]", stderr)
+	cfgPath := fs.String("config", "", "config file (YAML); required")
+	user := fs.String("user", "", "user id; required")
+	dest := fs.String("destination", "", "e-mail address (email) or E.164 phone number (sms); required")
+	output := fs.String("output", "text", "output format: text or json")
+	force := fs.Bool("force", false, "replace the user's existing factor of this method")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *cfgPath == "":
+		return usageErr("enroll %s: --config FILE is required", method)
+	case *user == "":
+		return usageErr("enroll %s: --user ID is required", method)
+	case *output != "text" && *output != "json":
+		return usageErr("enroll %s: --output must be text or json, got %q", method, *output)
+	case fs.NArg() > 0:
+		return usageErr("enroll %s: unexpected argument %q", method, fs.Arg(0))
+	case method == store.MethodEmail && !delivery.ValidEmail(*dest):
+		return usageErr("enroll email: --destination must be an e-mail address, got %q", *dest)
+	case method == store.MethodSMS && !delivery.ValidPhone(*dest):
+		return usageErr("enroll sms: --destination must be an E.164 phone number such as +4915112345678, got %q", *dest)
+	}
+	st, err := openLifecycleStore(*cfgPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var codes []string
+	err = st.UpdateEnrollment(context.Background(), *user, func(cur *store.Enrollment) (*store.Enrollment, error) {
+		next := &store.Enrollment{}
+		if cur != nil {
+			c := *cur
+			next = &c
+		}
+		if mfaapi.Status(next, method) != mfaapi.StatusDisabled && !*force {
+			return nil, fmt.Errorf("user %q already has %s enrolled; use --force to replace it", *user, method)
+		}
+		first := len(next.Methods()) == 0
+		f := &store.OOB{Destination: *dest, Enabled: true, CreatedAt: time.Now().UTC()}
+		if method == store.MethodEmail {
+			next.Email = f
+		} else {
+			next.SMS = f
+		}
+		if first && next.UnusedRecoveryCodes() == 0 {
+			c, err := otc.GenerateRecovery(otc.RecoveryCount)
+			if err != nil {
+				return nil, err
+			}
+			codes = c
+			next.Recovery = otc.HashRecovery(st, *user, c)
+		}
+		return next, nil
+	})
+	if err != nil {
+		return err
+	}
+	if *output == "json" {
+		return json.NewEncoder(stdout).Encode(struct {
+			User          string   `json:"user"`
+			Method        string   `json:"method"`
+			Destination   string   `json:"destination"`
+			RecoveryCodes []string `json:"recovery_codes,omitempty"`
+		}{*user, method, *dest, codes})
+	}
+	fmt.Fprintf(stdout, "Enrolled %s for user %q: %s\n", method, *user, *dest)
+	if codes != nil {
+		return printRecovery(stdout, *user, codes, "text")
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+// Command loadtest runs mfa-authz's load harness (package load) and prints
+// its table: per request mix, RPS, p50 and p99 of mfa-authz and of a no-op
+// ext_authz baseline, and their ratio. `make loadtest` runs it.
+//
+//	loadtest [--duration 10s] [--concurrency 20] [--connections 2]
+//	         [--mixes unprotected,session,missing-code,mixed]
+//	         [--ghz PATH] [--ghz-html PATH] [--reports DIR]
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mfa-authz/mfa-authz/test/load"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	duration := fs.Duration("duration", 10*time.Second, "length of each ghz run (one per mix and server)")
+	concurrency := fs.Int("concurrency", 20, "ghz workers")
+	connections := fs.Int("connections", 2, "HTTP/2 connections ghz spreads the workers over")
+	mixes := fs.String("mixes", strings.Join(load.MixNames, ","), "comma-separated mixes to run")
+	ghz := fs.String("ghz", "", "ghz binary (default $GHZ, bin/tools/ghz, or ghz on PATH)")
+	ghzHTML := fs.String("ghz-html", "", "ghz JSON-to-HTML report converter (default $GHZ_HTML or bin/tools/ghz-html; none: JSON reports only)")
+	reports := fs.String("reports", "", "report directory (default test/load/reports)")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "loadtest: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	root, err := load.FindRoot()
+	if err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return 1
+	}
+	if *ghz == "" {
+		*ghz = load.FindGHZ(root)
+	}
+	if *ghz == "" {
+		fmt.Fprintln(stderr, "loadtest: ghz not found: run `make tools` (installs the pinned ghz into bin/tools) or pass --ghz")
+		return 1
+	}
+	if *ghzHTML == "" {
+		*ghzHTML = load.FindGHZHTML(root)
+	}
+	if *reports != "" {
+		if *reports, err = filepath.Abs(*reports); err != nil {
+			fmt.Fprintf(stderr, "loadtest: %v\n", err)
+			return 1
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	res, err := load.Run(ctx, load.Options{
+		Root:        root,
+		GHZ:         *ghz,
+		GHZHTML:     *ghzHTML,
+		ReportDir:   *reports,
+		Duration:    *duration,
+		Concurrency: *concurrency,
+		Connections: *connections,
+		Mixes:       strings.Split(*mixes, ","),
+		Log:         stderr,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return 1
+	}
+	var table bytes.Buffer
+	if err := load.WriteTable(&table, res); err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return 1
+	}
+	stdout.Write(table.Bytes())
+	summary := filepath.Join(res.Options.ReportDir, "summary.txt")
+	if err := os.WriteFile(summary, table.Bytes(), 0o644); err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return 1
+	}
+	for _, mr := range res.Mixes {
+		for _, m := range []load.Measurement{mr.MFA, mr.Baseline} {
+			if n := m.Failed(); n > 0 {
+				fmt.Fprintf(stderr, "loadtest: mix %s on %s: %d calls without rpc status OK: %v %v\n", mr.Mix.Name, m.Target, n, m.Statuses, m.Errors)
+				return 1
+			}
+		}
+	}
+	return 0
+}
