@@ -20,7 +20,7 @@ run: build
 	mkdir -p data
 	./$(BIN) serve --config $(CONFIG)
 
-test: test-deps fmt-check vet unit loadtest-ci
+test: test-deps fmt-check vet lint vulncheck unit loadtest-ci fuzz-ci soak-ci
 
 # test/caddy runs the forward-auth endpoint behind a real Caddy: install
 # Debian's caddy package when the binary is missing (the package's systemd
@@ -32,6 +32,13 @@ test-deps:
 		echo "test-deps: installing caddy (Debian package)"; \
 		$(APT_GET) install -y -q caddy >/dev/null 2>&1 || \
 		{ $(APT_GET) update -q >/dev/null && $(APT_GET) install -y -q caddy >/dev/null; }; \
+	}
+	@# The Redis store's tests start their own redis-server (the package's
+	@# service is not used).
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "test-deps: installing redis-server (Debian package)"; \
+		$(APT_GET) install -y -q redis-server >/dev/null 2>&1 || \
+		{ $(APT_GET) update -q >/dev/null && $(APT_GET) install -y -q redis-server >/dev/null; }; \
 	}
 
 fmt-check:
@@ -72,7 +79,7 @@ tools: ghz
 	cd test/load/ghzhtml && $(GO) build -o $(GHZ_HTML) .
 
 ghz:
-	@if [ "$$($(GHZ) --version 2>/dev/null)" != "$(GHZ_VERSION)" ]; then \
+	@if [ "$$($(GHZ) --version 2>&1)" != "$(GHZ_VERSION)" ]; then \
 		echo "installing ghz $(GHZ_VERSION) into bin/tools"; \
 		mkdir -p $(TOOLS_BIN) && \
 		GOBIN=$(TOOLS_BIN) $(GO) install -ldflags '-X main.version=$(GHZ_VERSION)' github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION); \
@@ -97,3 +104,72 @@ envoy:
 	echo "from the repository root, sharing the host's loopback with mfa-authz:"; \
 	echo "  docker run --rm --network host -v \"\$$PWD/envoy:/mfa/envoy:ro\" -w /mfa envoyproxy/envoy:<version> -c envoy/envoy.yaml"; \
 	exit 1
+
+# --- Assurance: fuzzing, soak, static checks -----------------------------------
+# The attack corpus (test/attack) and the fault injection (test/fault) run with
+# the unit tests. Fuzzing, the soak and the static checks have targets of their
+# own; `make test` runs their CI modes. staticcheck and govulncheck are pinned
+# and installed from the Go module proxy into bin/tools.
+
+FUZZTIME            ?= 60s
+FUZZ_CI_TIME        ?= 10s
+FUZZ_TARGETS        := ./policy:FuzzReadings ./policy:FuzzMatch ./authz:FuzzParseCode \
+                       ./authz/extauthz:FuzzCheckProto ./authz/extauthz:FuzzCheck ./authz/extauthz:FuzzAPIBody \
+                       ./authz/config:FuzzParse
+SOAK_DURATION       ?= 10m
+SOAK_CI_DURATION    ?= 60s
+SOAK_TIMEOUT        ?= 2h
+STATICCHECK_VERSION := v0.8.2
+GOVULNCHECK_VERSION := v1.9.0
+GOVULNDB            ?= https://vuln.go.dev
+ASSURANCE_BIN       := $(CURDIR)/bin/tools
+STATICCHECK         := $(ASSURANCE_BIN)/staticcheck-$(STATICCHECK_VERSION)
+GOVULNCHECK         := $(ASSURANCE_BIN)/govulncheck-$(GOVULNCHECK_VERSION)
+
+.PHONY: fuzz fuzz-ci soak soak-ci lint vulncheck
+
+# Every fuzz target for FUZZTIME, one after the other (go test fuzzes one
+# target per run). Failing inputs land in the package's testdata/fuzz.
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
+	done
+
+fuzz-ci:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_CI_TIME)
+
+# A steady mixed load against an in-process server on loopback for
+# SOAK_DURATION; prints a summary and fails on errors, p99 drift or growth
+# of the heap or goroutines.
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -timeout $(SOAK_TIMEOUT) -run '^TestSoak$$' ./test/soak/
+
+soak-ci:
+	@$(MAKE) --no-print-directory soak SOAK_DURATION=$(SOAK_CI_DURATION)
+
+$(STATICCHECK):
+	@echo "installing staticcheck $(STATICCHECK_VERSION) into bin/tools"
+	@mkdir -p $(ASSURANCE_BIN)/.staticcheck
+	GOBIN=$(ASSURANCE_BIN)/.staticcheck $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(ASSURANCE_BIN)/.staticcheck/staticcheck $@
+
+$(GOVULNCHECK):
+	@echo "installing govulncheck $(GOVULNCHECK_VERSION) into bin/tools"
+	@mkdir -p $(ASSURANCE_BIN)/.govulncheck
+	GOBIN=$(ASSURANCE_BIN)/.govulncheck $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+	mv $(ASSURANCE_BIN)/.govulncheck/govulncheck $@
+
+lint: vet $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+# govulncheck needs its vulnerability database (GOVULNDB). When it cannot be
+# reached, the check did not run: the target says so and does not fail the
+# build for that alone. Any other failure, and any vulnerability found, fails.
+vulncheck: $(GOVULNCHECK)
+	@out=$$($(GOVULNCHECK) -db $(GOVULNDB) ./... 2>&1); rc=$$?; echo "$$out"; \
+	if [ $$rc -eq 0 ]; then echo "vulncheck: ok, no known vulnerability reachable from the code"; \
+	elif [ $$rc -eq 1 ] && echo "$$out" | grep -q 'fetching vulnerabilities'; then \
+		echo "vulncheck: NOT RUN: the vulnerability database $(GOVULNDB) cannot be reached from here."; \
+		echo "vulncheck: this is not a pass. Run 'make vulncheck' where it can be reached, or point GOVULNDB at a mirror (file:// works)."; \
+	else exit $$rc; fi

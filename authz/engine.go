@@ -57,6 +57,9 @@ type Options struct {
 	Store     store.Store
 	Sessions  *cache.Sessions
 	Regulator *regulation.Regulator
+	// Limiter, when set, regulates instead of Regulator (which may then be
+	// nil): the shared regulation of a Redis store.
+	Limiter regulation.Limiter
 	// Logger receives debug-level decision lines and errors; nil logs nothing.
 	Logger *zap.Logger
 	// Now is the clock; nil means time.Now.
@@ -73,11 +76,12 @@ type Engine struct {
 	profile    profile.Profile
 	store      store.Store
 	sessions   *cache.Sessions
-	reg        *regulation.Regulator
+	reg        regulation.Limiter
 	log        *zap.Logger
 	now        func() time.Time
 	sessionTTL atomic.Int64 // how long sessions are cached: the longest grace in force
 	api        atomic.Pointer[apiHolder]
+	obs        atomic.Pointer[observerHolder]
 }
 
 // New returns an engine. Every collaborator is required.
@@ -85,7 +89,7 @@ func New(o Options) (*Engine, error) {
 	switch {
 	case o.Header == "":
 		return nil, errors.New("authz: empty MFA header name")
-	case o.Policy == nil, o.Profile == nil, o.Store == nil, o.Sessions == nil, o.Regulator == nil:
+	case o.Policy == nil, o.Profile == nil, o.Store == nil, o.Sessions == nil, o.Regulator == nil && o.Limiter == nil:
 		return nil, errors.New("authz: policy, profile, store, sessions and regulator are all required")
 	case o.GracePeriod < 0:
 		return nil, fmt.Errorf("authz: negative grace period %s", o.GracePeriod)
@@ -97,9 +101,12 @@ func New(o Options) (*Engine, error) {
 		profile:  o.Profile,
 		store:    o.Store,
 		sessions: o.Sessions,
-		reg:      o.Regulator,
+		reg:      o.Limiter,
 		log:      o.Logger,
 		now:      o.Now,
+	}
+	if e.reg == nil {
+		e.reg = regulation.Local(o.Regulator)
 	}
 	if e.log == nil {
 		e.log = zap.NewNop()
@@ -153,9 +160,8 @@ type Decision struct {
 	API bool
 }
 
-// Check decides r. It never panics and never allows a protected request
-// on an error: a panic inside is recovered as an Unavailable denial.
-func (e *Engine) Check(ctx context.Context, r *Request) (d Decision) {
+// check is Check without the observer (see observe.go).
+func (e *Engine) check(ctx context.Context, r *Request) (d Decision) {
 	defer func() {
 		if p := recover(); p != nil {
 			e.log.Error("check panicked; request denied", zap.String("panic", fmt.Sprint(p)), zap.Stack("stack"))
@@ -197,7 +203,10 @@ func (e *Engine) Check(ctx context.Context, r *Request) (d Decision) {
 	}
 	d.User = user
 	now := e.now()
-	if until, banned := e.reg.BannedUntil(user, now); banned {
+	if until, banned, err := e.reg.BannedUntil(ctx, user, now); err != nil {
+		e.log.Error("regulation lookup failed; request denied", zap.Error(err))
+		return e.deny(r, rule, user, profile.Unavailable, "regulation error", 0)
+	} else if banned {
 		return e.deny(r, rule, user, profile.TooManyAttempts, "banned", until.Sub(now))
 	}
 	grace := e.cfg.GracePeriod
@@ -205,6 +214,12 @@ func (e *Engine) Check(ctx context.Context, r *Request) (d Decision) {
 		grace = rule.Grace
 	}
 	if s, ok := e.sessions.Get(user); ok && withinGrace(s.VerifiedAt, now, grace) {
+		return Decision{Allowed: true, Rule: rule, Method: s.Method, Detail: "session", User: user}
+	}
+	if s, ok, err := e.sessions.GetShared(ctx, user); err != nil {
+		e.log.Error("shared session lookup failed; request denied", zap.Error(err))
+		return e.deny(r, rule, user, profile.Unavailable, "session store error", 0)
+	} else if ok && withinGrace(s.VerifiedAt, now, grace) {
 		return Decision{Allowed: true, Rule: rule, Method: s.Method, Detail: "session", User: user}
 	}
 	return e.verify(ctx, r, rule, user, now)

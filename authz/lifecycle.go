@@ -76,23 +76,24 @@ type Proof struct {
 	RetryAfter time.Duration
 }
 
-// Prove checks the MFA header of r for user, whose enrollment is enr,
-// under regulation: wrong codes count towards the lockout, a banned user
-// is refused. pending names a factor whose activation is in progress that
-// may prove itself too (the verify endpoint); a bare code then means it.
-// A right code is consumed (TOTP step, one-time code, recovery code).
-func (e *Engine) Prove(ctx context.Context, r *Request, user string, enr *store.Enrollment, pending string, now time.Time) Proof {
+// prove is Prove without the observer (see observe.go).
+func (e *Engine) prove(ctx context.Context, r *Request, user string, enr *store.Enrollment, pending string, now time.Time) Proof {
 	raw, n := lookup(r.Header, e.header)
 	if n == 1 && strings.TrimSpace(raw) == "" || n == 0 {
 		return Proof{Reason: profile.Missing, Detail: "no code"}
 	}
-	att, retryAt, banned := e.reg.Begin(user, now)
+	att, retryAt, banned, err := e.reg.Begin(ctx, user, now)
+	if err != nil {
+		e.log.Error("regulation failed; request denied", zap.Error(err))
+		return Proof{Reason: profile.Unavailable, Detail: "regulation error"}
+	}
 	if banned {
 		return Proof{Reason: profile.TooManyAttempts, Detail: "banned", RetryAfter: retryAt.Sub(now)}
 	}
 	defer att.Release() // a panic below must not keep the attempt reserved
 	fail := func(reason profile.Reason, detail string) Proof {
 		if att.Failed(now) {
+			e.observeBan()
 			e.log.Warn("user banned after too many invalid MFA codes", zap.String("user_hash", HashUser(user)))
 		}
 		return Proof{Reason: reason, Detail: detail}

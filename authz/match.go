@@ -17,7 +17,13 @@ var methodOverrideHeaders = []string{"x-http-method-override", "x-http-method", 
 // framework might substitute (override headers, a _method query parameter)
 // are matched too, and the strictest answer wins.
 func (e *Engine) match(pol *policy.Policy, r *Request) *policy.Rule {
-	rule := pol.Match(r.Method, r.Host, r.Path)
+	method := r.Method
+	if !isToken(method) {
+		// No server routes on a method that is not a token (" POST",
+		// "POST\t"); one that trims it might read any: match every method.
+		method = ""
+	}
+	rule := pol.Match(method, r.Host, r.Path)
 	if rule != nil && rule.MFARequired || !pol.MayProtect(r.Host, r.Path) {
 		return rule
 	}
@@ -60,4 +66,18 @@ func (e *Engine) match(pol *policy.Policy, r *Request) *policy.Rule {
 func isMethodParam(name string) bool {
 	name = strings.TrimLeft(name, " ")
 	return len(name) == len("_method") && name[1:] == "method" && strings.IndexByte("_.[ ", name[0]) >= 0
+}
+
+// isToken reports whether s is an RFC 9110 token, as every HTTP method is.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -26,7 +26,8 @@ type Session struct {
 // Entries expire after the TTL given to Put; Get never returns an entry
 // past its TTL. The zero value is not usable: call New.
 type Sessions struct {
-	c *ristretto.Cache[string, Session]
+	c  *ristretto.Cache[string, Session]
+	l2 Shared // sessions shared by replicas, nil when none (see SetShared)
 }
 
 // New returns a session cache holding at most maxSessions users
@@ -73,6 +74,9 @@ func (s *Sessions) Put(user string, sess Session, ttl time.Duration) bool {
 		return false
 	}
 	_, found := s.c.Get(user)
+	if s.l2 != nil {
+		return s.putShared(user, sess, ttl) && found
+	}
 	return found
 }
 
@@ -80,6 +84,9 @@ func (s *Sessions) Put(user string, sess Session, ttl time.Duration) bool {
 func (s *Sessions) Delete(user string) {
 	s.c.Del(user)
 	s.c.Wait()
+	if s.l2 != nil {
+		s.deleteShared(user)
+	}
 }
 
 // Stats reports cache counters for metrics.

@@ -18,6 +18,7 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/regulation"
+	"github.com/mfa-authz/mfa-authz/authz/store/redisstore"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
 	"github.com/mfa-authz/mfa-authz/policy"
 )
@@ -55,12 +56,21 @@ type Server struct {
 	EnvoyHTTPPrefix string `yaml:"envoy_http_prefix"`
 	// ShutdownTimeout bounds how long in-flight checks may finish on SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// DrainDelay is how long readiness fails on SIGTERM before the
+	// listeners stop accepting, so balancers stop sending first (ops.go).
+	DrainDelay time.Duration `yaml:"drain_delay"`
+	// TLS is the listeners' certificates (ops.go).
+	TLS TLS `yaml:"tls"`
 }
 
 // Log is the `log` section.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // json or console
+	// Decisions logs one line per decision: off, sampled or all (ops.go).
+	Decisions string `yaml:"decisions"`
+	// DecisionSampleRate is the share of decisions logged when sampled.
+	DecisionSampleRate float64 `yaml:"decision_sample_rate"`
 }
 
 // MFA is the `mfa` section: the header, the answers, the grace period.
@@ -87,10 +97,12 @@ type JWTMetadata struct {
 	Claim      string `yaml:"claim"`
 }
 
-// Storage is the `storage` section: the embedded enrollment store.
+// Storage is the `storage` section: the embedded enrollment store, or
+// Redis when storage.redis is set (the key file encrypts records in both).
 type Storage struct {
-	Path    string `yaml:"path"`
-	KeyFile string `yaml:"key_file"`
+	Path    string            `yaml:"path"`
+	KeyFile string            `yaml:"key_file"`
+	Redis   redisstore.Config `yaml:"redis"`
 }
 
 // Cache is the `cache` section: verified sessions kept in memory.
@@ -120,13 +132,13 @@ func Default() *Config {
 	return &Config{
 		Server: Server{GRPCAddress: DefaultGRPCAddress, ShutdownTimeout: DefaultShutdownTimeout,
 			ForwardAuthPath: DefaultForwardAuthPath, EnvoyHTTPPrefix: DefaultEnvoyHTTPPrefix},
-		Log: Log{Level: "info", Format: "json"},
+		Log: Log{Level: "info", Format: "json", Decisions: DecisionsOff, DecisionSampleRate: DefaultDecisionSampleRate},
 		MFA: MFA{Header: DefaultHeader, Profile: profile.Glue, GracePeriod: &grace},
 		Identity: Identity{JWTMetadata: JWTMetadata{
 			Namespace: DefaultJWTNamespace, PayloadKey: DefaultJWTPayloadKey, Claim: DefaultJWTClaim}},
 		TOTP:       totp.DefaultConfig(),
 		Regulation: regulation.DefaultConfig(),
-		Storage:    Storage{Path: DefaultStoragePath, KeyFile: DefaultKeyFile},
+		Storage:    Storage{Path: DefaultStoragePath, KeyFile: DefaultKeyFile, Redis: redisstore.DefaultConfig()},
 		Cache:      Cache{MaxSessions: DefaultMaxSessions},
 		API:        defaultAPI(),
 		Codes:      defaultCodes(),
@@ -204,7 +216,7 @@ func (c *Config) Validate() error {
 			add("server.envoy_http_prefix", "must name a path below /, got %q", prefix)
 		case strings.HasSuffix(prefix, "/"):
 			add("server.envoy_http_prefix", "must not end with /, got %q (Envoy appends the path, which starts with one)", prefix)
-		case reservedHTTPPath(prefix) || below(healthzPath, prefix) || below(readyzPath, prefix):
+		case reservedHTTPPath(prefix) || below(healthzPath, prefix) || below(readyzPath, prefix) || below(MetricsPath, prefix):
 			add("server.envoy_http_prefix", "%q would cover a health endpoint", prefix)
 		case fa != "" && (fa == prefix || below(fa, prefix)):
 			add("server.forward_auth_path", "%q lies below server.envoy_http_prefix %q", fa, prefix)
@@ -256,12 +268,16 @@ func (c *Config) Validate() error {
 	if c.Storage.KeyFile == "" {
 		add("storage.key_file", "must not be empty")
 	}
+	if err := c.Storage.Redis.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
 	if c.Cache.MaxSessions < 1 {
 		add("cache.max_sessions", "must be at least 1, got %d", c.Cache.MaxSessions)
 	}
 	if _, err := policy.Compile(c.Policy); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
+	c.validateOps(add)
 	errs = append(errs, c.validateLifecycle(add)...)
 	return errors.Join(errs...)
 }
@@ -273,7 +289,7 @@ const (
 	readyzPath  = "/readyz"
 )
 
-func reservedHTTPPath(p string) bool { return p == healthzPath || p == readyzPath }
+func reservedHTTPPath(p string) bool { return p == healthzPath || p == readyzPath || p == MetricsPath }
 
 // below reports whether path p lies below the prefix dir.
 func below(p, dir string) bool { return strings.HasPrefix(p, dir+"/") }

@@ -185,6 +185,7 @@ func UseRecovery(ctx context.Context, st store.Lifecycle, user, code string) (bo
 	hash := st.SecretHash(user, RecoveryPurpose, norm)
 	ok := false
 	err := st.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) {
+		ok = false // a store may call fn again after a conflicting write
 		if cur == nil {
 			return nil, store.ErrNoChange
 		}

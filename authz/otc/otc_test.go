@@ -56,6 +56,9 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("wrong: %v %+v", o, next)
 	}
 	o, next = Check(next, []byte("wrong"), now, 3)
+	if o != Wrong || next == nil || next.Attempts != 2 {
+		t.Fatalf("second wrong try: %v %+v", o, next)
+	}
 	o, next = Check(next, []byte("wrong"), now, 3)
 	if o != Wrong || next != nil {
 		t.Errorf("third wrong try: %v %+v, want the code dropped", o, next)

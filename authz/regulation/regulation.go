@@ -94,6 +94,7 @@ type Attempt struct {
 	r       *Regulator
 	user    string
 	settled *atomic.Bool
+	ext     Settler // a shared regulator's attempt (see NewAttempt); nil for r's own
 }
 
 // Begin reserves an attempt for user. It returns banned=true and the time
@@ -125,12 +126,21 @@ func (r *Regulator) Begin(user string, now time.Time) (a Attempt, retryAt time.T
 
 // Succeeded settles the attempt as a right code: the user's failures are forgotten.
 func (a Attempt) Succeeded() {
+	if a.ext != nil {
+		if !a.settled.Swap(true) {
+			a.ext.Succeeded()
+		}
+		return
+	}
 	a.settle(func(e *entry, _ time.Time) { e.failures = 0 }, time.Time{})
 }
 
 // Failed settles the attempt as a wrong code, banning the user at the
 // MaxFailures-th failure in the window. It reports whether the user is now banned.
 func (a Attempt) Failed(now time.Time) (banned bool) {
+	if a.ext != nil {
+		return !a.settled.Swap(true) && a.ext.Failed(now)
+	}
 	a.settle(func(e *entry, now time.Time) {
 		if e.failures == 0 {
 			e.windowStart = now
@@ -193,5 +203,11 @@ func (r *Regulator) Unban(user string) {
 // Release settles the attempt without counting it: no code was judged
 // (the method was not enrolled, or the service could not decide).
 func (a Attempt) Release() {
+	if a.ext != nil {
+		if !a.settled.Swap(true) {
+			a.ext.Release()
+		}
+		return
+	}
 	a.settle(func(*entry, time.Time) {}, time.Time{})
 }

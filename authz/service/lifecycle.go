@@ -9,12 +9,13 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/store"
+	"github.com/mfa-authz/mfa-authz/authz/telemetry"
 )
 
 // newAPI builds the self-service endpoints from the api, codes, limits and
 // delivery sections and installs them in the engine; nil when api.enabled
 // is false.
-func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Lifecycle) (*mfaapi.API, error) {
+func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Lifecycle, m *telemetry.Metrics) (*mfaapi.API, error) {
 	if !c.API.Enabled {
 		return nil, nil
 	}
@@ -22,6 +23,7 @@ func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Lifec
 	if err != nil {
 		return nil, err
 	}
+	senders = m.WrapSenders(senders, map[string]string{"email": c.Delivery.Email, "sms": c.Delivery.SMS})
 	if c.Delivery.UsesFile() {
 		log.Warn("delivery: one-time codes are written to a local outbox file; use it for development only",
 			zap.String("path", c.Delivery.FileConfig.Path))

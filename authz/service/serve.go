@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -42,10 +44,24 @@ func (s *Service) Run(ctx context.Context, l Listeners, ready func(Listeners)) e
 			return fmt.Errorf("server.http_address: %w", err)
 		}
 	}
-	gs := grpc.NewServer(
+	gopts := []grpc.ServerOption{
 		// Envoy keeps long-lived HTTP/2 connections and may ping them.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	)
+	}
+	if cfg.Server.TLS.Enabled() {
+		certs, err := s.startTLS(ctx)
+		if err != nil {
+			if l.HTTP != nil {
+				l.HTTP.Close()
+			}
+			return err
+		}
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(certs.ServerConfig("h2"))))
+		if l.HTTP != nil {
+			l.HTTP = tls.NewListener(l.HTTP, certs.ServerConfig("http/1.1"))
+		}
+	}
+	gs := grpc.NewServer(gopts...)
 	authv3.RegisterAuthorizationServer(gs, extauthz.New(s.Engine, s.Log))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
@@ -59,7 +75,7 @@ func (s *Service) Run(ctx context.Context, l Listeners, ready func(Listeners)) e
 		handler := forwardauth.New(s.Engine, s.Log, forwardauth.Options{
 			Path:        cfg.Server.ForwardAuthPath,
 			EnvoyPrefix: cfg.Server.EnvoyHTTPPrefix,
-			Next:        s.apiHandler(healthHandler(hs)),
+			Next:        s.apiHandler(s.opsHandler()),
 		})
 		hsrv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second,
 			// Check subrequests are small and quick: bound every phase.
@@ -68,8 +84,9 @@ func (s *Service) Run(ctx context.Context, l Listeners, ready func(Listeners)) e
 	}
 	go func() { errc <- gs.Serve(l.GRPC) }()
 	go s.sweep(ctx)
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	s.attachHealth(hs) // SERVING while ready (ops.go)
+	// Not ready while a shared store (Redis) is down (storehealth.go).
+	go s.WatchStoreHealth(ctx)
 	httpAddr := ""
 	if l.HTTP != nil {
 		httpAddr = l.HTTP.Addr().String()
@@ -92,15 +109,29 @@ func (s *Service) Run(ctx context.Context, l Listeners, ready func(Listeners)) e
 		}
 		return fmt.Errorf("listener failed: %w", err)
 	}
-	s.Log.Info("shutting down", zap.Duration("timeout", cfg.Server.ShutdownTimeout))
-	hs.Shutdown() // health answers NOT_SERVING so balancers stop sending
+	s.Log.Info("shutting down", zap.Duration("timeout", cfg.Server.ShutdownTimeout),
+		zap.Duration("drain_delay", cfg.Server.DrainDelay))
+	// The whole shutdown, drain delay included, fits in shutdown_timeout.
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	// Readiness fails first: /readyz answers 503 and gRPC health
+	// NOT_SERVING so balancers stop sending, while the listeners still
+	// accept for drain_delay; then in-flight checks finish.
+	s.startDraining()
+	hs.Shutdown()
+	if d := cfg.Server.DrainDelay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-sctx.Done():
+		}
+		t.Stop()
+	}
 	done := make(chan struct{})
 	go func() {
 		gs.GracefulStop()
 		close(done)
 	}()
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-	defer cancel()
 	if hsrv != nil {
 		_ = hsrv.Shutdown(sctx)
 	}
@@ -112,23 +143,6 @@ func (s *Service) Run(ctx context.Context, l Listeners, ready func(Listeners)) e
 	}
 	s.Log.Info("stopped")
 	return nil
-}
-
-// healthHandler serves liveness and readiness on the HTTP listener.
-func healthHandler(hs *health.Server) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		resp, err := hs.Check(r.Context(), &healthpb.HealthCheckRequest{})
-		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	return mux
 }
 
 // sweep periodically forgets settled regulation entries to bound memory.

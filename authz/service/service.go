@@ -4,10 +4,7 @@
 package service
 
 import (
-	"fmt"
-
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
@@ -21,22 +18,16 @@ import (
 
 // NewLogger builds the zap logger the log section asks for.
 func NewLogger(c config.Log) (*zap.Logger, error) {
-	level, err := zapcore.ParseLevel(c.Level)
-	if err != nil {
-		return nil, fmt.Errorf("log.level: %w", err)
-	}
-	zc := zap.NewProductionConfig()
-	if c.Format == "console" {
-		zc = zap.NewDevelopmentConfig()
-		zc.DisableStacktrace = true
-	}
-	zc.Level = zap.NewAtomicLevelAt(level)
-	zc.Sampling = nil
-	return zc.Build()
+	l, _, err := NewLoggerWithLevel(c)
+	return l, err
 }
 
-// OpenStore opens the embedded store, creating its key on first use.
-func OpenStore(c config.Storage, log *zap.Logger) (*store.Dir, error) {
+// OpenStore opens the configured store: Redis when storage.redis is set
+// (see openRedis), else the embedded store, creating its key on first use.
+func OpenStore(c config.Storage, log *zap.Logger) (store.Lifecycle, error) {
+	if c.Redis.Enabled() {
+		return openRedis(c, log)
+	}
 	key, created, err := store.LoadOrCreateKey(c.KeyFile)
 	if err != nil {
 		return nil, err
@@ -61,6 +52,11 @@ type Service struct {
 	Regulator *regulation.Regulator
 	// API is the self-service endpoints, nil when api.enabled is false.
 	API *mfaapi.API
+	// Level is the logger's level, changed by a config reload when set
+	// (see NewLoggerWithLevel); nil leaves log.level to a restart.
+	Level *zap.AtomicLevel
+
+	ops *ops // metrics, decision log, readiness (ops.go)
 }
 
 // Close releases the store and the cache.
@@ -92,6 +88,7 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 		return nil, err
 	}
 	reg := regulation.New(c.Regulation)
+	shareSessions(st, sessions)
 	eng, err := authz.New(authz.Options{
 		Config: authz.Config{
 			Header:          c.MFA.Header,
@@ -112,6 +109,7 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 		Store:     st,
 		Sessions:  sessions,
 		Regulator: reg,
+		Limiter:   sharedLimiter(st, c.Regulation),
 		Logger:    log,
 	})
 	if err != nil {
@@ -119,11 +117,12 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	api, err := newAPI(c, log, eng, st)
-	if err != nil {
+	svc := &Service{Config: c, Log: log, Engine: eng, Store: st, Sessions: sessions, Regulator: reg}
+	svc.initOps()
+	if svc.API, err = newAPI(c, log, eng, st, svc.ops.metrics); err != nil {
 		sessions.Close()
 		_ = st.Close()
 		return nil, err
 	}
-	return &Service{Config: c, Log: log, Engine: eng, Store: st, Sessions: sessions, Regulator: reg, API: api}, nil
+	return svc, nil
 }

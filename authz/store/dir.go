@@ -207,7 +207,7 @@ func (d *Dir) PutEnrollment(ctx context.Context, user string, e *Enrollment, rep
 		}
 	}
 
-	pt, err := json.Marshal(e)
+	pt, err := marshalEnrollment(user, e)
 	if err != nil {
 		return fmt.Errorf("store: encode enrollment of user %q: %w", user, err)
 	}

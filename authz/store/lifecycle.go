@@ -154,7 +154,7 @@ func (d *Dir) UpdateEnrollment(ctx context.Context, user string, fn func(cur *En
 	if err := next.validate(); err != nil {
 		return fmt.Errorf("%w (user %q)", err, user)
 	}
-	pt, err := json.Marshal(next)
+	pt, err := marshalEnrollment(user, next)
 	if err != nil {
 		return fmt.Errorf("store: encode enrollment of user %q: %w", user, err)
 	}

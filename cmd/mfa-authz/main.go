@@ -5,6 +5,7 @@
 //	mfa-authz enroll  totp --user ID --config FILE [--output json] [--qr FILE.png] [--force]
 //	mfa-authz policy  check   --config FILE
 //	mfa-authz policy  explain --config FILE METHOD URL
+//	mfa-authz migrate --from DIR --to REDIS_URL --config FILE [--users FILE] [--force]
 //	mfa-authz version
 package main
 
@@ -28,6 +29,8 @@ Usage:
                                                   enroll a user's e-mail or SMS factor
   mfa-authz user    show|disable|reset|recovery-codes --user ID --config FILE
                                                   administer a user's MFA
+  mfa-authz migrate --from DIR --to REDIS_URL --config FILE
+                                                  copy enrollments from the embedded store to Redis
   mfa-authz policy  check --config FILE           validate and list the policy rules
   mfa-authz policy  explain --config FILE METHOD URL
                                                   show how a request is matched
@@ -62,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = policyCmd(args[1:], stdout, stderr)
 	case "user":
 		err = userCmd(args[1:], stdout, stderr)
+	case "migrate":
+		err = migrateCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "mfa-authz %s\n", version)
 	case "help", "-h", "--help":

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/service"
@@ -24,18 +26,26 @@ func serveCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log, err := service.NewLogger(cfg.Log)
+	log, level, err := service.NewLoggerWithLevel(cfg.Log)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	service.Version = version
 	svc, err := service.New(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	svc.Level = &level
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// The policy and the log settings reload when the file changes
+	// (polled every second) and on SIGHUP.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go svc.NewReloader(*cfgPath).Watch(ctx, time.Second, hup)
 	log.Info("starting", zap.String("version", version), zap.String("config", *cfgPath))
 	return svc.Run(ctx, service.Listeners{}, nil)
 }

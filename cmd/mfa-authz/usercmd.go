@@ -122,7 +122,7 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-func openLifecycleStore(cfgPath string) (*store.Dir, error) {
+func openLifecycleStore(cfgPath string) (store.Lifecycle, error) {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return nil, err

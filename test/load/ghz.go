@@ -143,6 +143,9 @@ func WriteTable(w io.Writer, r *Result) error {
 	}
 	fmt.Fprintln(w, "\nratio = mfa-authz / baseline. non-OK = calls without rpc status OK (a denial is an OK call carrying a DeniedResponse).")
 	fmt.Fprintln(w, "ghz runs on the same CPUs as the servers: on a small machine it is a large part of the load.")
+	if r.LoadBefore != "" && r.LoadAfter != "" {
+		fmt.Fprintf(w, "load average (1/5/15 min) before the runs: %s, after: %s\n", r.LoadBefore, r.LoadAfter)
+	}
 	var mixes []string
 	for _, mr := range r.Mixes {
 		kinds := make([]string, 0, len(mr.Verified))

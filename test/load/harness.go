@@ -99,6 +99,10 @@ type Result struct {
 	Mixes     []MixResult
 	StartedAt time.Time
 	Took      time.Duration
+	// LoadBefore and LoadAfter are the machine's load averages (1, 5 and
+	// 15 minutes) when the runs began and ended, "" where the OS does not
+	// tell: other work on the machine skews the figures.
+	LoadBefore, LoadAfter string
 }
 
 func (o *Options) defaults() error {
@@ -298,13 +302,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		res.Mixes = append(res.Mixes, mr)
 	}
+	type target struct {
+		name, addr string
+		p          *proc
+		into       *Measurement
+	}
+	res.LoadBefore = loadAverage()
 	for i := range res.Mixes {
 		mr := &res.Mixes[i]
-		for _, t := range []struct {
-			name, addr string
-			p          *proc
-			into       *Measurement
-		}{{"mfa-authz", cfg.grpc, mfa, &mr.MFA}, {"baseline", baseAddr, base, &mr.Baseline}} {
+		targets := []target{{"mfa-authz", cfg.grpc, mfa, &mr.MFA}, {"baseline", baseAddr, base, &mr.Baseline}}
+		if i%2 == 1 {
+			// Alternate which server goes first, so neither always runs
+			// right after the other's load.
+			targets[0], targets[1] = targets[1], targets[0]
+		}
+		for _, t := range targets {
 			logf("mix %-12s on %-9s: %s, concurrency %d, %d connections", mr.Mix.Name, t.name, o.Duration, o.Concurrency, o.Connections)
 			m, err := runGHZ(ctx, o, mr.Mix.Name, t.name, t.addr, mr.Data)
 			if err != nil {
@@ -313,6 +325,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			*t.into = *m
 		}
 	}
+	res.LoadAfter = loadAverage()
 	// The answers after the load must still be the documented ones: the
 	// session survived, nothing locked the users out.
 	for i := range res.Mixes {
@@ -691,4 +704,18 @@ func (p *proc) withLog(err error) error {
 // cpus describes the machine for the summary.
 func cpus() string {
 	return fmt.Sprintf("%d CPUs (GOMAXPROCS %d)", runtime.NumCPU(), runtime.GOMAXPROCS(0))
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages from /proc, or
+// "" where there is no /proc.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -158,6 +158,8 @@ func envoyRequest(n int, method, path, user string) *authv3.CheckRequest {
 		h["authorization"] = "Bearer " + fakeJWT(user)
 		h["x-user-id"] = user
 	}
+	// The peers are documentation addresses (RFC 5737): request attributes
+	// only, as Envoy reports them; no traffic goes there.
 	cr := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 		Source: &authv3.AttributeContext_Peer{Address: socket("192.0.2.23", 41000+uint32(n))},
 		Destination: &authv3.AttributeContext_Peer{

@@ -1,0 +1,123 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts. Each runs atomically on the server; every key a script
+// touches belongs to one user (one hash tag), so they run on Redis Cluster.
+
+// casScript replaces a record only if it still holds what the caller read:
+// the optimistic update behind UpdateEnrollment, UpdatePendingCode and
+// PutEnrollment. Records are sealed with a random nonce, so equal bytes
+// mean the same write. Two replicas consuming the same one-time or
+// recovery code both read it unused, but only the first swap succeeds; the
+// second re-reads and finds it used.
+//
+// KEYS[1] record; KEYS[2..] keys deleted when the swap happens (the replay
+// guard when the TOTP factor changes). ARGV[1] expected value ("" absent),
+// ARGV[2] new value ("" deletes), ARGV[3] PX expiry in ms (0: none).
+// Returns 1 when swapped, 0 when the record changed meanwhile.
+var casScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == false then cur = '' end
+if cur ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+elseif tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
+`)
+
+// deleteScript removes an enrollment with its replay guard and pending
+// codes. KEYS[1] enrollment, KEYS[2..] the others. Returns 0 when there
+// was no enrollment.
+var deleteScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
+`)
+
+// useStepScript is the TOTP replay guard: it records ARGV[1] (a decimal
+// step without leading zeros) in KEYS[1] only if it is greater than the
+// step stored there, compare-and-set-max. Returns 1 when recorded, 0 on a
+// replay. Comparing by length, then bytes, is exact for any uint64.
+var useStepScript = redis.NewScript(`
+local last = redis.call('GET', KEYS[1])
+local s = ARGV[1]
+if last and (#last > #s or (#last == #s and last >= s)) then return 0 end
+redis.call('SET', KEYS[1], s)
+return 1
+`)
+
+// hitScript is a fixed-window send counter: KEYS[1] a hash {s: window
+// start ms, n: count}. ARGV[1] now ms, ARGV[2] window ms, ARGV[3] limit.
+// Returns {1, reset ms} when counted, {0, reset ms} when the limit is
+// reached. The key expires with its window.
+var hitScript = redis.NewScript(`
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local s = tonumber(redis.call('HGET', KEYS[1], 's') or '')
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+if s == nil or now - s >= window or s > now then s = now; n = 0 end
+local reset = s + window
+if n >= limit then return {0, reset} end
+redis.call('HSET', KEYS[1], 's', s, 'n', n + 1)
+redis.call('PEXPIRE', KEYS[1], math.max(reset - now, 1))
+return {1, reset}
+`)
+
+// beginScript reserves a verification attempt (regulation). KEYS[1] ban
+// (value: ban end ms, expires with the ban), KEYS[2] failures hash {n, s:
+// window start ms}, KEYS[3] in-flight attempts (sorted set: id -> lease end
+// ms). ARGV[1] now ms, ARGV[2] window ms, ARGV[3] max failures, ARGV[4]
+// attempt id, ARGV[5] lease ms. In-flight attempts count against the limit
+// like failures, so concurrent guesses on any number of replicas cannot
+// exceed it; a replica that dies holding one loses it when its lease ends.
+// Returns {0, 0} when reserved, {1, retry-at ms} when refused.
+var beginScript = redis.NewScript(`
+local now, window, max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local bu = tonumber(redis.call('GET', KEYS[1]) or '0')
+if bu > now then return {1, bu} end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local n = tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
+local s = tonumber(redis.call('HGET', KEYS[2], 's') or '0')
+if n > 0 and now - s >= window then n = 0; redis.call('DEL', KEYS[2]) end
+if n + redis.call('ZCARD', KEYS[3]) >= max then return {1, now + window} end
+local lease = tonumber(ARGV[5])
+redis.call('ZADD', KEYS[3], now + lease, ARGV[4])
+redis.call('PEXPIRE', KEYS[3], lease)
+return {0, 0}
+`)
+
+// failScript settles an attempt as a wrong code: it drops the reservation,
+// counts the failure in the window, and at the max-th failure sets the ban
+// with a PX expiry and forgets the failures. Same KEYS as beginScript;
+// ARGV[1] now ms, ARGV[2] window ms, ARGV[3] max failures, ARGV[4] attempt
+// id, ARGV[5] ban ms. Returns 1 when the user is now banned.
+var failScript = redis.NewScript(`
+local now, window, max, ban = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
+redis.call('ZREM', KEYS[3], ARGV[4])
+local n = tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
+local s = tonumber(redis.call('HGET', KEYS[2], 's') or '0')
+if n > 0 and now - s >= window then n = 0 end
+if n == 0 then s = now end
+n = n + 1
+if n >= max then
+  redis.call('DEL', KEYS[2])
+  redis.call('SET', KEYS[1], now + ban, 'PX', ban)
+  return 1
+end
+redis.call('HSET', KEYS[2], 'n', n, 's', s)
+redis.call('PEXPIRE', KEYS[2], math.max(s + window - now, 1))
+return 0
+`)
+
+// succeedScript settles an attempt as a right code: it drops the
+// reservation and forgets the failures. KEYS as beginScript; ARGV[1] id.
+var succeedScript = redis.NewScript(`
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1
+`)
