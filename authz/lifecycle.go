@@ -154,10 +154,15 @@ func (e *Engine) Profile() profile.Profile { return e.profile }
 const ManageWindow = 5 * time.Minute
 
 // SteppedUp reports whether user verified a factor within the longer of
-// ManageWindow and the global grace period.
-func (e *Engine) SteppedUp(user string, now time.Time) bool {
-	s, ok := e.sessions.Get(user)
-	return ok && withinGrace(s.VerifiedAt, now, max(ManageWindow, e.cfg.GracePeriod))
+// ManageWindow and the global grace period, on this replica or (with shared
+// state) any other. A failed shared lookup counts as no step-up.
+func (e *Engine) SteppedUp(ctx context.Context, user string, now time.Time) bool {
+	window := max(ManageWindow, e.cfg.GracePeriod)
+	if s, ok := e.sessions.Get(user); ok && withinGrace(s.VerifiedAt, now, window) {
+		return true
+	}
+	s, ok, err := e.sessions.GetShared(ctx, user)
+	return err == nil && ok && withinGrace(s.VerifiedAt, now, window)
 }
 
 // StartSession records that user proved method at now, as a step-up on a

@@ -404,7 +404,7 @@ func (a *API) activate(ctx context.Context, r *authz.Request, user string) profi
 // MFA header now (which starts a session). Without this, whoever holds the
 // first factor alone could enroll a factor of their own and pass step-up.
 func (a *API) requireStepUp(ctx context.Context, r *authz.Request, user string, enr *store.Enrollment, now time.Time) (profile.Denial, bool) {
-	if len(enr.Methods()) == 0 || a.o.Engine.SteppedUp(user, now) {
+	if len(enr.Methods()) == 0 || a.o.Engine.SteppedUp(ctx, user, now) {
 		return profile.Denial{}, true
 	}
 	p := a.o.Engine.Prove(ctx, r, user, enr, "", now)
@@ -472,7 +472,7 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 	case StatusDisabled:
 		return a.deny(r, profile.NotEnrolled, 0)
 	}
-	if len(enr.Methods()) > 0 && !a.o.Engine.SteppedUp(user, a.o.Now()) {
+	if len(enr.Methods()) > 0 && !a.o.Engine.SteppedUp(ctx, user, a.o.Now()) {
 		// The code in the header is the new factor's: the step-up that
 		// activate demanded must still be fresh.
 		return a.deny(r, profile.StepUpRequired, 0)
