@@ -10,7 +10,8 @@ import (
 
 // IdentityConfig says where a request's user id comes from. Sources are
 // tried in order: the jwt_authn payload claim, the trusted header, the
-// bearer token's fingerprint.
+// bearer token's fingerprint. A jwt_authn payload, when present, decides
+// alone: one without a usable claim leaves the request with no identity.
 type IdentityConfig struct {
 	// Header is a header the mesh sets to the authenticated user id
 	// (identity.header). Trust it only if Envoy strips it from clients.

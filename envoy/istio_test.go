@@ -408,7 +408,7 @@ func TestIstioDeployment(t *testing.T) {
 		}
 	}
 	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 1 || dep.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-		t.Error("want one replica, replaced with Recreate: sessions and lockouts are in memory, the store volume is ReadWriteOnce")
+		t.Error("want one replica, replaced with Recreate: with the directory store, sessions and lockouts are in memory and the volume is ReadWriteOnce")
 	}
 	if dep.Spec.Selector == nil || !reflect.DeepEqual(dep.Spec.Selector.MatchLabels, dep.Spec.Template.Labels) {
 		t.Error("the selector must match the pod template's labels")

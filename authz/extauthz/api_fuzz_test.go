@@ -132,7 +132,7 @@ func FuzzAPIBody(f *testing.F) {
 			t.Fatalf("%s %s by %q with code %q and body %q changed the enrollment without a valid code: totp %v email %v sms %v recovery %d",
 				ep.method, ep.path, user, code, body, enr.TOTP != nil, enr.Email != nil, enr.SMS != nil, len(enr.Recovery))
 		}
-		if e.eng.SteppedUp(fzUser, fzNow) {
+		if e.eng.SteppedUp(context.Background(), fzUser, fzNow) {
 			t.Fatalf("%s %s by %q without a valid code started a session", ep.method, ep.path, user)
 		}
 	})

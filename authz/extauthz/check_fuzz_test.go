@@ -179,7 +179,8 @@ func (e *fzEnv) protected(r authz.Request, req *authv3.CheckRequest) (string, bo
 	if _, q, ok := strings.Cut(r.Path, "?"); ok {
 		q, _, _ = strings.Cut(q, "#")
 		vals, err := url.ParseQuery(q)
-		if err != nil {
+		if err != nil && (strings.Contains(q, "method") || strings.Contains(q, "%")) {
+			// An unreadable query that may hide a method parameter.
 			methods = append(methods, "")
 		}
 		for k, vs := range vals {

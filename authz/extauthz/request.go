@@ -79,7 +79,7 @@ func pick(field string, h *headers, pseudo string) (string, bool) {
 
 // headers reads Envoy's headers map and header_map (sent instead when
 // encode_raw_headers is on) as one case-insensitive view. A name present in
-// both counts as repeated.
+// both, or in the map under keys differing only in case, counts as repeated.
 type headers struct {
 	m    map[string]string
 	list []*corev3.HeaderValue

@@ -216,8 +216,8 @@ func TestRestartKeys(t *testing.T) {
 }
 
 // runService serves svc on loopback until the returned stop is called;
-// stop returns Run's error and how long the shutdown took.
-func runService(t *testing.T, svc *Service) (Listeners, func() (error, time.Duration)) {
+// stop returns how long the shutdown took and Run's error.
+func runService(t *testing.T, svc *Service) (Listeners, func() (time.Duration, error)) {
 	t.Helper()
 	gl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -242,19 +242,19 @@ func runService(t *testing.T, svc *Service) (Listeners, func() (error, time.Dura
 		t.Fatal("service did not start")
 	}
 	stopped := false
-	stop := func() (error, time.Duration) {
+	stop := func() (time.Duration, error) {
 		if stopped {
-			return nil, 0
+			return 0, nil
 		}
 		stopped = true
 		start := time.Now()
 		cancel()
 		select {
 		case err := <-errc:
-			return err, time.Since(start)
+			return time.Since(start), err
 		case <-time.After(30 * time.Second):
 			t.Fatal("Run did not return")
-			return nil, 0
+			return 0, nil
 		}
 	}
 	t.Cleanup(func() { stop() })
@@ -319,7 +319,7 @@ func TestHealthReadinessMetricsAndDrain(t *testing.T) {
 	done := make(chan struct{})
 	var runErr error
 	var took time.Duration
-	go func() { runErr, took = stop(); close(done) }()
+	go func() { took, runErr = stop(); close(done) }()
 	deadline := time.Now().Add(2 * time.Second)
 	sawNotReady := false
 	for time.Now().Before(deadline) && !sawNotReady {

@@ -7,8 +7,11 @@ package attack
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/grpc/codes"
@@ -582,7 +585,7 @@ func corpus() []attack {
 			return c.as("POST", "/checkout", "x-mfa-code", code)
 		}),
 		codeRow("previous step after the current one was used", harness.Invalid, func(c *rc) harness.Req {
-			cur := c.u.Step(timeNow())
+			cur := c.u.Step(time.Now())
 			c.mustAllow(c.as("POST", "/checkout", "x-mfa-code", c.u.CodeAtStep(c.t, cur)))
 			return c.as("POST", "/checkout", "x-mfa-code", c.u.CodeAtStep(c.t, cur-1))
 		}),
@@ -590,10 +593,10 @@ func corpus() []attack {
 			return c.as("POST", "/carts/1", "x-mfa-code", c.other.Code(c.t))
 		}),
 		codeRow("code of two steps ago (beyond skew)", harness.Invalid, func(c *rc) harness.Req {
-			return c.as("POST", "/carts/1", "x-mfa-code", c.u.CodeAtStep(c.t, c.u.Step(timeNow())-2))
+			return c.as("POST", "/carts/1", "x-mfa-code", c.u.CodeAtStep(c.t, c.u.Step(time.Now())-2))
 		}),
 		codeRow("code of two steps ahead (beyond skew)", harness.Invalid, func(c *rc) harness.Req {
-			return c.as("POST", "/carts/1", "x-mfa-code", c.u.CodeAtStep(c.t, c.u.Step(timeNow())+2))
+			return c.as("POST", "/carts/1", "x-mfa-code", c.u.CodeAtStep(c.t, c.u.Step(time.Now())+2))
 		}),
 		codeRow("code of step zero", harness.Invalid, func(c *rc) harness.Req {
 			return c.as("POST", "/carts/1", "x-mfa-code", c.u.CodeAtStep(c.t, 0))
@@ -629,8 +632,6 @@ func corpus() []attack {
 func TestAttackCorpus(t *testing.T) {
 	main := harness.Start(t, harness.Options{Config: serverConfig})
 	jwt := harness.Start(t, harness.Options{Config: jwtOnlyConfig})
-	// Codes are computed just before they are sent: keep clear of a step
-	// boundary, so "two steps ahead" stays two steps ahead.
 	rows := corpus()
 	families := map[string]int{}
 	n := 0
@@ -645,7 +646,9 @@ func TestAttackCorpus(t *testing.T) {
 			c := &rc{t: t, s: s,
 				u:     s.Enroll(t, fmt.Sprintf("attacker-%03d", n)),
 				other: s.Enroll(t, fmt.Sprintf("victim-%03d", n))}
-			harness.AwaitSafeStep(c.u.Period(), 3*timeSecond)
+			// Codes are computed just before they are sent: keep clear of a
+			// step boundary, so "two steps ahead" stays two steps ahead.
+			harness.AwaitSafeStep(c.u.Period(), 3*time.Second)
 			if a.otherSession {
 				if a.jwtOnly {
 					c.mustAllow(c.jwtOf(c.other, "x-mfa-code", c.other.Code(t)))
@@ -672,8 +675,8 @@ func TestAttackCorpus(t *testing.T) {
 		})
 	}
 	t.Logf("attack corpus: %d rows", len(rows))
-	for f, k := range families {
-		t.Logf("  %-28s %3d", f, k)
+	for _, f := range slices.Sorted(maps.Keys(families)) {
+		t.Logf("  %-28s %3d", f, families[f])
 	}
 }
 

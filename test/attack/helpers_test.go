@@ -8,10 +8,6 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/totp"
 )
 
-const timeSecond = time.Second
-
-func timeNow() time.Time { return time.Now() }
-
 // eightDigits is the 8-digit code of u's secret now: its last six digits
 // are u's 6-digit code (RFC 4226 truncation), so only the length is wrong.
 func eightDigits(c *rc) string {

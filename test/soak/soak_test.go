@@ -30,13 +30,13 @@ import (
 // they hold must be given back.
 const grace = 3 * time.Second
 
+// TOTP keeps its defaults (30 s steps, skew 1): a code stays good for a
+// step or two even if the machine stalls a verification for seconds.
 const soakConfig = `
 mfa:
   grace_period: 3s
 identity:
   header: x-user-id
-totp:
-  period: 1s
 policy:
   rules:
     - path: /carts/**
@@ -45,12 +45,13 @@ policy:
       methods: [POST]
 `
 
-// The mix, per 20 checks.
+// The mix, per 20 checks: 40% unprotected, 35% riding a session, 15%
+// missing the code, 10% verifying a code.
 var mix = [20]kind{
 	unprotected, unprotected, unprotected, unprotected, unprotected, unprotected, unprotected, unprotected,
-	session, session, session, session, session, session,
+	session, session, session, session, session, session, session,
 	missing, missing, missing,
-	verify, verify, verify,
+	verify, verify,
 }
 
 type kind int
@@ -73,11 +74,12 @@ type window struct {
 }
 
 type stats struct {
-	mu      sync.Mutex
-	lat     []time.Duration
-	counts  [kinds]atomic.Int64
-	errors  atomic.Int64
-	firstEr atomic.Value
+	mu       sync.Mutex
+	lat      []time.Duration
+	counts   [kinds]atomic.Int64
+	errors   atomic.Int64
+	byKind   [kinds]atomic.Int64
+	firstErr atomic.Value
 }
 
 func (s *stats) record(d time.Duration) {
@@ -86,9 +88,10 @@ func (s *stats) record(d time.Duration) {
 	s.mu.Unlock()
 }
 
-func (s *stats) fail(format string, args ...any) {
+func (s *stats) fail(k kind, format string, args ...any) {
 	s.errors.Add(1)
-	s.firstEr.CompareAndSwap(nil, fmt.Sprintf(format, args...))
+	s.byKind[k].Add(1)
+	s.firstErr.CompareAndSwap(nil, fmt.Sprintf(format, args...))
 }
 
 // roll closes the current window.
@@ -138,7 +141,9 @@ func TestSoak(t *testing.T) {
 	}
 	rate := envInt("SOAK_RATE", 1000) // checks per second, all workers together
 	const workers = 8
-	const usersPerWorker = 48
+	// A user verifies once per 30 s step at most; 10% of 1000 checks/s
+	// over 8 workers needs about 375 users each.
+	usersPerWorker := max(64, rate*30/10/workers*11/10)
 	windowLen := min(10*time.Second, duration/6)
 
 	s := harness.Start(t, harness.Options{Config: soakConfig})
@@ -154,13 +159,24 @@ func TestSoak(t *testing.T) {
 	ws := make([]*worker, workers)
 	for w := range ws {
 		_, c := s.Dial(t)
-		wk := &worker{client: c, idleUser: s.Enroll(t, fmt.Sprintf("idle-%d", w))}
-		for i := 0; i < usersPerWorker; i++ {
-			wk.users = append(wk.users, s.Enroll(t, fmt.Sprintf("soak-%d-%d", w, i)))
-			wk.lastStep = append(wk.lastStep, -1)
+		wk := &worker{client: c, idleUser: s.Enroll(t, fmt.Sprintf("idle-%d", w)),
+			users: make([]*harness.User, usersPerWorker), lastStep: make([]int64, usersPerWorker)}
+		for i := range wk.lastStep {
+			wk.lastStep[i] = -1
 		}
 		ws[w] = wk
 	}
+	var enrollWG sync.WaitGroup
+	for w, wk := range ws {
+		enrollWG.Add(1)
+		go func() {
+			defer enrollWG.Done()
+			for i := range wk.users {
+				wk.users[i] = s.Enroll(t, fmt.Sprintf("soak-%d-%d", w, i))
+			}
+		}()
+	}
+	enrollWG.Wait()
 	st := &stats{}
 	unprotectedReq := harness.Req{Method: "GET", Path: "/carts/1"}.Build()
 
@@ -182,8 +198,8 @@ func TestSoak(t *testing.T) {
 		}
 		if k == verify {
 			// A TOTP step is accepted once per user: take a user whose
-			// last verified step is behind the current one.
-			step := now.Unix() // totp.period is 1s
+			// last used step is behind the current one.
+			step := wk.users[0].Step(now)
 			i := -1
 			for j := 0; j < len(wk.users); j++ {
 				c := (wk.next + j) % len(wk.users)
@@ -198,9 +214,17 @@ func TestSoak(t *testing.T) {
 			} else {
 				wk.next = i + 1
 				u := wk.users[i]
+				code := u.CodeAtStep(t, step)
+				// The server records the latest step the code matches: if a
+				// later step in its window has the same code, that one is used.
 				wk.lastStep[i] = step
+				for later := step + 1; later <= step+2; later++ {
+					if u.CodeAtStep(t, later) == code {
+						wk.lastStep[i] = later
+					}
+				}
 				req = harness.Req{Method: "POST", Path: "/carts/1",
-					Headers: map[string]string{"x-user-id": u.Name, "x-mfa-code": u.CodeAtStep(t, step)}}.Build()
+					Headers: map[string]string{"x-user-id": u.Name, "x-mfa-code": code}}.Build()
 				defer func() { wk.recent, wk.recentAt = u, now }()
 			}
 		}
@@ -217,7 +241,7 @@ func TestSoak(t *testing.T) {
 		o := harness.Classify(resp, err)
 		switch {
 		case want == "allowed" && !o.Allowed, want != "allowed" && (!o.Denied() || o.Code != want):
-			st.fail("%s check: got %s, want %s", kindNames[k], o, want)
+			st.fail(k, "%s check: got %s, want %s", kindNames[k], o, want)
 		}
 	}
 
@@ -261,7 +285,7 @@ func TestSoak(t *testing.T) {
 		st.counts[k].Store(0)
 	}
 	if n := st.errors.Load(); n > 0 {
-		t.Fatalf("%d errors during the warm-up; first: %v", n, st.firstEr.Load())
+		t.Fatalf("%d errors during the warm-up; first: %v", n, st.firstErr.Load())
 	}
 
 	var windows []window
@@ -307,7 +331,9 @@ func TestSoak(t *testing.T) {
 	}
 
 	if n := st.errors.Load(); n > 0 {
-		t.Errorf("%d errors; first: %v", n, st.firstEr.Load())
+		t.Errorf("%d errors (unprotected %d, session %d, missing-code %d, verify %d); first: %v", n,
+			st.byKind[unprotected].Load(), st.byKind[session].Load(), st.byKind[missing].Load(), st.byKind[verify].Load(),
+			st.firstErr.Load())
 	}
 	if got, want := float64(total)/elapsed.Seconds(), 0.8*float64(rate); got < want {
 		t.Errorf("held %.0f checks/s, want at least %.0f (80%% of the target)", got, want)
