@@ -24,8 +24,8 @@ var cleanByte = func() (t [256]bool) {
 //
 // Clean paths are the common case; Match reads them without allocating.
 // A clean path starts with "/", consists of clean bytes, and has no empty
-// segment (other than a trailing slash), no "." or ".." segment and no
-// segment ending in ".", which vStrip would remove.
+// segment (other than a trailing slash), no "." or ".." segment, no
+// segment ending in "." and no ":$", which vStrip would remove.
 func cleanPath(raw string) (string, bool) {
 	p := raw
 	if i := strings.IndexByte(p, '?'); i >= 0 {
@@ -43,7 +43,8 @@ func cleanPath(raw string) (string, bool) {
 	start := 1 // of the current segment
 	for i := 1; i <= len(p); i++ {
 		if i < len(p) && p[i] != '/' {
-			if !cleanByte[p[i]] {
+			if !cleanByte[p[i]] || p[i] == '$' && p[i-1] == ':' {
+				// ":$" may start an NTFS stream suffix, which vStrip removes.
 				return "", false
 			}
 			continue

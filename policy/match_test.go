@@ -58,6 +58,9 @@ func TestMatchPasswordChangeVariants(t *testing.T) {
 		{"POST", "shop.example.com", "/customer-password%5CDE--42"},
 		{"POST", "shop.example.com", "/customer-password%252fDE--42"},
 		{"POST", "shop.example.com", "/customer-password./DE--42"},
+		{"POST", "shop.example.com", "/customer-password::$DATA/DE--42"},
+		{"POST", "shop.example.com", "/customer-password/DE--42::$data"},
+		{"POST", "shop.example.com", "/customer-password/DE--42:s:$DATA"},
 		{"POST", "shop.example.com", "/customer-password.../DE--42"},
 		{"POST", "shop.example.com", "/customer-password%20/DE--42"},
 		{"POST", "shop.example.com", "/customer-password%09/DE--42"},
@@ -110,6 +113,7 @@ func TestMatchNearMisses(t *testing.T) {
 		{"POST", ""},
 		{"GET", "/carts/1"},
 		{"POST", "/cartsx"},
+		{"POST", "/customer-password:batch"}, // a colon alone is no NTFS stream
 	}
 	for _, tt := range tests {
 		if got := p.Match(tt.method, "shop.example.com", tt.path); got != nil {

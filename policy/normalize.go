@@ -141,7 +141,7 @@ func features(target string) variant {
 			f |= vSeparators
 		case c == '#':
 			f |= vFragment
-		case c == ';' || c == '.' || c == ' ' || c == '+':
+		case c == ';' || c == '.' || c == ' ' || c == '+' || c == '$' && i > 0 && target[i-1] == ':':
 			f |= vStrip
 		case c < 0x20 || c >= 0x7f:
 			f |= vTruncate | vStrip | overlongFeatures(c)

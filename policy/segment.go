@@ -155,10 +155,14 @@ func firstUnsafe(s string) int {
 
 // stripSegment removes what some framework would drop from a decoded
 // segment: ;params, control bytes and invalid UTF-8 (sanitizers), white
-// space at either end and dots at the end (Windows file names). A segment
-// of dots only is left alone so that ".." keeps its meaning.
+// space at either end, dots at the end and an NTFS stream suffix such as
+// "::$DATA" or ":name:$DATA" (Windows file names). A segment of dots only
+// is left alone so that ".." keeps its meaning.
 func stripSegment(s string) string {
 	s, _, _ = strings.Cut(s, ";")
+	if i := strings.IndexByte(s, ':'); i > 0 && strings.Contains(s[i:], ":$") {
+		s = s[:i]
+	}
 	if firstUnsafe(s) >= 0 {
 		b := make([]byte, 0, len(s))
 		for i := 0; i < len(s); {

@@ -260,8 +260,9 @@ func corpus() []attack {
 	add(known(pathRow("path/exception-escape", "exception name in another case", "POST", "/carts/1/PUBLIC"),
 		"policy folds the case of mfa: none exceptions too, so a case-sensitive upstream may route /carts/1/PUBLIC "+
 			"to a protected handler while the exception /carts/{id}/public lets it through"))
-	add(known(pathRow("path/trailing-dots-spaces", "NTFS ::$DATA stream suffix", "POST", "/checkout::$DATA"),
-		"policy does not strip an NTFS alternate-data-stream suffix, which IIS and Windows file servers ignore"))
+	add(pathRow("path/trailing-dots-spaces", "NTFS ::$DATA stream suffix", "POST", "/checkout::$DATA"),
+		pathRow("path/trailing-dots-spaces", "NTFS named stream suffix", "POST", "/checkout:x:$DATA"),
+		pathRow("path/trailing-dots-spaces", "NTFS stream suffix, lower case", "POST", "/customer-password/1::$data"))
 	add(known(pathRow("path/encoding", "IIS %u escape", "POST", "/%u0063heckout"),
 		"policy does not decode IIS-style %uXXXX escapes"))
 	add(
