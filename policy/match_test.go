@@ -59,6 +59,8 @@ func TestMatchPasswordChangeVariants(t *testing.T) {
 		{"POST", "shop.example.com", "/customer-password%252fDE--42"},
 		{"POST", "shop.example.com", "/customer-password./DE--42"},
 		{"POST", "shop.example.com", "/customer-password::$DATA/DE--42"},
+		{"POST", "shop.example.com", "/%u0063ustomer-password/DE--42"},
+		{"POST", "shop.example.com", "/customer%u002Dpassword/DE--42"},
 		{"POST", "shop.example.com", "/customer-password/DE--42::$data"},
 		{"POST", "shop.example.com", "/customer-password/DE--42:s:$DATA"},
 		{"POST", "shop.example.com", "/customer-password.../DE--42"},

@@ -136,6 +136,9 @@ func features(target string) variant {
 				i += 2
 			} else {
 				f |= vTruncate
+				if i+1 < len(target) && (target[i+1] == 'u' || target[i+1] == 'U') {
+					f |= vStrip // an IIS %uXXXX escape
+				}
 			}
 		case c == '\\':
 			f |= vSeparators

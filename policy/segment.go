@@ -19,6 +19,7 @@ func appendDecoded(segs []string, raw string, v variant) (_ []string, stop bool)
 	if strip {
 		// Servlet containers drop ;params before decoding.
 		s, _, _ = strings.Cut(s, ";")
+		s = decodePercentU(s)
 	}
 	rounds := 1
 	if v&vDecodeAll != 0 {
@@ -241,4 +242,28 @@ func unhex(c byte) byte {
 		return c - 'A' + 10
 	}
 	return c - '0'
+}
+
+// decodePercentU decodes IIS-style %uXXXX escapes, which IIS honours as
+// the UTF-16 code unit XXXX; the result is percent-encoded UTF-8, so the
+// ordinary decoding that follows sees it.
+func decodePercentU(s string) string {
+	if !strings.Contains(s, "%u") && !strings.Contains(s, "%U") {
+		return s
+	}
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+5 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') &&
+			isHex(s[i+2]) && isHex(s[i+3]) && isHex(s[i+4]) && isHex(s[i+5]) {
+			r := rune(unhex(s[i+2]))<<12 | rune(unhex(s[i+3]))<<8 | rune(unhex(s[i+4]))<<4 | rune(unhex(s[i+5]))
+			var enc [utf8.UTFMax]byte
+			for _, c := range enc[:utf8.EncodeRune(enc[:], r)] {
+				b = append(b, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
+			}
+			i += 5
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }

@@ -263,8 +263,8 @@ func corpus() []attack {
 	add(pathRow("path/trailing-dots-spaces", "NTFS ::$DATA stream suffix", "POST", "/checkout::$DATA"),
 		pathRow("path/trailing-dots-spaces", "NTFS named stream suffix", "POST", "/checkout:x:$DATA"),
 		pathRow("path/trailing-dots-spaces", "NTFS stream suffix, lower case", "POST", "/customer-password/1::$data"))
-	add(known(pathRow("path/encoding", "IIS %u escape", "POST", "/%u0063heckout"),
-		"policy does not decode IIS-style %uXXXX escapes"))
+	add(pathRow("path/encoding", "IIS %u escape", "POST", "/%u0063heckout"),
+		pathRow("path/encoding", "IIS %U escape, upper case", "POST", "/customer-password/%U0044E--42"))
 	add(
 		hostRow("upper-case host", "ADMIN.EXAMPLE.COM", "/admin/users"),
 		hostRow("trailing-dot host", "admin.example.com.", "/admin/users"),
