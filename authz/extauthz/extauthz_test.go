@@ -3,7 +3,6 @@ package extauthz_test
 import (
 	"context"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +13,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/extauthz"
 	"github.com/mfa-authz/mfa-authz/authz/service"
+	"github.com/mfa-authz/mfa-authz/authz/service/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
 )
@@ -32,25 +31,8 @@ policy:
 // newService builds a real service on a temp store, with user alice enrolled.
 func newService(t testing.TB, extra string) (*service.Service, *store.TOTP) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg, err := config.Parse([]byte(testConfig + extra +
-		"\nstorage:\n  path: " + filepath.Join(dir, "store") + "\n  key_file: " + filepath.Join(dir, "key") + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := service.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	f, _, err := totp.Generate(cfg.TOTP, "alice", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Store.PutEnrollment(context.Background(), "alice", &store.Enrollment{TOTP: f}, false); err != nil {
-		t.Fatal(err)
-	}
-	return svc, f
+	svc := servicetest.New(t, testConfig+extra)
+	return svc, servicetest.EnrollTOTP(t, svc, "alice")
 }
 
 // dial serves svc's engine on a loopback gRPC server and returns a client.

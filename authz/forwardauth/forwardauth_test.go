@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,11 +17,11 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/mfa-authz/mfa-authz/authz"
-	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/extauthz"
 	"github.com/mfa-authz/mfa-authz/authz/forwardauth"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/service"
+	"github.com/mfa-authz/mfa-authz/authz/service/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
 )
@@ -55,24 +54,9 @@ type fixture struct {
 
 func newFixture(t testing.TB, extra string) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	cfg, err := config.Parse([]byte(testConfig + extra +
-		"\nstorage:\n  path: " + filepath.Join(dir, "store") + "\n  key_file: " + filepath.Join(dir, "key") + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := service.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	f, _, err := totp.Generate(cfg.TOTP, "alice", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Store.PutEnrollment(context.Background(), "alice", &store.Enrollment{TOTP: f}, false); err != nil {
-		t.Fatal(err)
-	}
+	svc := servicetest.New(t, testConfig+extra)
+	cfg := svc.Config
+	f := servicetest.EnrollTOTP(t, svc, "alice")
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "next: "+r.URL.Path, http.StatusTeapot)
 	})

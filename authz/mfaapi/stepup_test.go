@@ -12,6 +12,7 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/service"
+	"github.com/mfa-authz/mfa-authz/authz/service/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
 )
@@ -26,37 +27,18 @@ type stepUpFixture struct {
 
 func newStepUpFixture(t *testing.T) *stepUpFixture {
 	t.Helper()
-	dir := t.TempDir()
-	outbox := filepath.Join(dir, "outbox.jsonl")
-	cfg, err := config.Parse([]byte(`
+	outbox := filepath.Join(t.TempDir(), "outbox.jsonl")
+	svc := servicetest.New(t, `
 identity:
   header: x-user-id
 delivery:
   email: file
   file:
-    path: ` + outbox + `
+    path: `+outbox+`
 limits:
   resend_cooldown: 1s
-storage:
-  path: ` + filepath.Join(dir, "store") + `
-  key_file: ` + filepath.Join(dir, "secrets", "key") + `
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := service.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	f, _, err := totp.Generate(cfg.TOTP, "alice", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Store.PutEnrollment(context.Background(), "alice", &store.Enrollment{TOTP: f}, false); err != nil {
-		t.Fatal(err)
-	}
-	return &stepUpFixture{svc: svc, outbox: outbox, totp: f}
+`)
+	return &stepUpFixture{svc: svc, outbox: outbox, totp: servicetest.EnrollTOTP(t, svc, "alice")}
 }
 
 func (f *stepUpFixture) call(t *testing.T, path, mfaCode, body string) (int, string) {
