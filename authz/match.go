@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/mfa-authz/mfa-authz/authz/internal/httpsyntax"
 	"github.com/mfa-authz/mfa-authz/policy"
 )
 
@@ -18,7 +19,7 @@ var methodOverrideHeaders = []string{"x-http-method-override", "x-http-method", 
 // are matched too, and the strictest answer wins.
 func (e *Engine) match(pol *policy.Policy, r *Request) *policy.Rule {
 	method := r.Method
-	if !isToken(method) {
+	if !httpsyntax.IsToken(method) {
 		// No server routes on a method that is not a token (" POST",
 		// "POST\t"); one that trims it might read any: match every method.
 		method = ""
@@ -66,18 +67,4 @@ func (e *Engine) match(pol *policy.Policy, r *Request) *policy.Rule {
 func isMethodParam(name string) bool {
 	name = strings.TrimLeft(name, " ")
 	return len(name) == len("_method") && name[1:] == "method" && strings.IndexByte("_.[ ", name[0]) >= 0
-}
-
-// isToken reports whether s is an RFC 9110 token, as every HTTP method is.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
-			return false
-		}
-	}
-	return true
 }

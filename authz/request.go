@@ -2,6 +2,8 @@ package authz
 
 import (
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/mfa-authz/mfa-authz/authz/internal/httpsyntax"
 )
 
 // Request is what the engine needs to know about one HTTP request. A
@@ -54,7 +56,7 @@ func (h MapHeader) Lookup(name string) (string, int) {
 		n     int
 	)
 	for k, v := range h {
-		if len(k) == len(name) && equalFoldASCII(k, name) {
+		if httpsyntax.EqualFold(k, name) {
 			if n == 0 {
 				value = v
 			}
@@ -62,22 +64,6 @@ func (h MapHeader) Lookup(name string) (string, int) {
 		}
 	}
 	return value, n
-}
-
-func equalFoldASCII(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 func lookup(h Header, name string) (string, int) {

@@ -7,6 +7,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/internal/httpsyntax"
 )
 
 // Request translates a CheckRequest. A non-empty problem means the request
@@ -102,7 +103,7 @@ func (h *headers) Lookup(name string) (value string, n int) {
 			// Keys differing only in case are repeats, even when one of
 			// them is the lower-case name itself.
 			for k, v := range h.m {
-				if len(k) == len(name) && equalFold(k, name) {
+				if httpsyntax.EqualFold(k, name) {
 					if n == 0 || k == name {
 						value = v
 					}
@@ -113,7 +114,7 @@ func (h *headers) Lookup(name string) (value string, n int) {
 	}
 	for _, hv := range h.list {
 		k := hv.GetKey()
-		if len(k) != len(name) || !equalFold(k, name) {
+		if !httpsyntax.EqualFold(k, name) {
 			continue
 		}
 		if n == 0 {
@@ -141,21 +142,4 @@ func (h *headers) mapHasUpper() bool {
 		}
 	}
 	return h.upper == 2
-}
-
-// equalFold compares header names, ASCII case-insensitively.
-func equalFold(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

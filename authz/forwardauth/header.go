@@ -1,6 +1,10 @@
 package forwardauth
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/mfa-authz/mfa-authz/authz/internal/httpsyntax"
+)
 
 // header is the authz.Header of a request's http.Header. Being a map, it
 // converts to the interface without allocating.
@@ -33,7 +37,7 @@ func (h header) Lookup(name string) (value string, n int) {
 	}
 	// A name too long for the buffer, or not a token: compare every key.
 	for k, vs := range h {
-		if len(k) != len(name) || !equalFold(k, name) || len(vs) == 0 {
+		if !httpsyntax.EqualFold(k, name) || len(vs) == 0 {
 			continue
 		}
 		// With keys in several cases, which one comes first depends on map
@@ -52,7 +56,7 @@ func (h header) Lookup(name string) (value string, n int) {
 // for names that are too long for buf or not a token (which textproto
 // leaves as they are).
 func canonicalKey(buf *[maxCanonical]byte, name string) (key []byte, ok bool) {
-	if len(name) > len(buf) || !isToken(name) {
+	if len(name) > len(buf) || !httpsyntax.IsToken(name) {
 		return nil, false
 	}
 	upper := true
@@ -68,43 +72,4 @@ func canonicalKey(buf *[maxCanonical]byte, name string) (key []byte, ok bool) {
 		upper = c == '-'
 	}
 	return buf[:len(name)], true
-}
-
-// isToken reports whether s is a non-empty RFC 9110 token, the syntax of
-// field names and methods.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c < 0x80 && c > ' ' && c != 0x7f:
-			switch c {
-			case '"', '(', ')', ',', '/', ':', ';', '<', '=', '>', '?', '@', '[', '\\', ']', '{', '}':
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// equalFold compares header names of equal length, ASCII case-insensitively.
-func equalFold(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

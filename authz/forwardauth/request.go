@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/internal/httpsyntax"
 )
 
 // The headers in which Caddy's forward_auth, Traefik's ForwardAuth and a
@@ -29,7 +30,7 @@ func forwardedRequest(h header) (r authz.Request, problem string) {
 		return r, "no X-Forwarded-Method"
 	case n > 1:
 		return r, "repeated X-Forwarded-Method"
-	case !isToken(method):
+	case !httpsyntax.IsToken(method):
 		// Also refuses a comma-joined list, which names no single method.
 		return r, "X-Forwarded-Method is not a method"
 	}
