@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp"
 
 	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/otc"
 	"github.com/mfa-authz/mfa-authz/authz/service"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
@@ -68,20 +69,22 @@ func enrollCmd(args []string, stdout, stderr io.Writer) error {
 	return enrollTOTP(context.Background(), st, cfg.TOTP, *user, *force, *output, *qr, stdout)
 }
 
-// enrollTOTP creates the user's TOTP factor, keeping any other factor they have.
-func enrollTOTP(ctx context.Context, st store.Store, tc totp.Config, user string, force bool, output, qrPath string, stdout io.Writer) error {
+// enrollTOTP creates the user's TOTP factor, keeping any other factor they
+// have. When it is the user's first enabled factor, the user also gets
+// recovery codes, printed once after the factor.
+func enrollTOTP(ctx context.Context, st store.Lifecycle, tc totp.Config, user string, force bool, output, qrPath string, stdout io.Writer) error {
 	enr, err := st.Enrollment(ctx, user)
-	existed := err == nil
+	repair := false
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		enr = &store.Enrollment{}
+		enr = nil
 	case errors.Is(err, store.ErrCorrupt) && force:
 		// Replacing an unreadable record is how an operator repairs it.
-		enr, existed = &store.Enrollment{}, true
+		enr, repair = nil, true
 	case err != nil:
 		return err
 	}
-	if enr.TOTP != nil && !force {
+	if enr != nil && enr.TOTP != nil && !force {
 		return fmt.Errorf("user %q already has a TOTP secret; use --force to replace it", user)
 	}
 	f, key, err := totp.Generate(tc, user, time.Now())
@@ -95,28 +98,76 @@ func enrollTOTP(ctx context.Context, st store.Store, tc totp.Config, user string
 			return err
 		}
 	}
-	enr.TOTP = f
-	if err := st.PutEnrollment(ctx, user, enr, existed); err != nil {
+	var codes []string
+	if repair {
+		// The unreadable record cannot be updated, only replaced; nothing
+		// of it can be trusted, so the new factor is the first one.
+		next := &store.Enrollment{TOTP: f}
+		if codes, err = firstRecovery(st, user, next, true); err == nil {
+			err = st.PutEnrollment(ctx, user, next, true)
+		}
+	} else {
+		err = st.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) {
+			codes = nil // a store may call fn again after a conflicting write
+			next := &store.Enrollment{}
+			if cur != nil {
+				c := *cur
+				next = &c
+			}
+			if next.TOTP != nil && !force {
+				return nil, errEnrolledConcurrently
+			}
+			first := len(next.Methods()) == 0
+			next.TOTP = f
+			var err error
+			codes, err = firstRecovery(st, user, next, first)
+			return next, err
+		})
+	}
+	if err != nil {
 		if qrPath != "" {
 			_ = os.Remove(qrPath)
 		}
-		if errors.Is(err, store.ErrExists) {
+		if errors.Is(err, errEnrolledConcurrently) {
 			return fmt.Errorf("user %q was enrolled concurrently; run again with --force to replace it", user)
 		}
 		return err
 	}
 	if output == "json" {
 		return json.NewEncoder(stdout).Encode(struct {
-			User   string `json:"user"`
-			Secret string `json:"secret"`
-			URI    string `json:"uri"`
-		}{user, f.Secret, key.URL()})
+			User          string   `json:"user"`
+			Secret        string   `json:"secret"`
+			URI           string   `json:"uri"`
+			RecoveryCodes []string `json:"recovery_codes,omitempty"`
+		}{user, f.Secret, key.URL(), codes})
 	}
 	fmt.Fprintf(stdout, "Enrolled TOTP for user %q.\nSecret: %s\nURI:    %s\n", user, f.Secret, key.URL())
 	if qrPath != "" {
 		fmt.Fprintf(stdout, "QR:     %s\n", qrPath)
 	}
+	if codes != nil {
+		return printRecovery(stdout, user, codes, "text")
+	}
 	return nil
+}
+
+var errEnrolledConcurrently = errors.New("enrolled concurrently")
+
+// firstRecovery gives next, the enrollment about to be written, the user's
+// recovery codes when first (the user had no enabled method before this
+// enrollment) and next holds no unused ones, and returns the codes to show
+// once; nil otherwise. It is the rule of the verify endpoint
+// (mfaapi.API.verify), with the same generator and hashing (otc).
+func firstRecovery(st store.Lifecycle, user string, next *store.Enrollment, first bool) ([]string, error) {
+	if !first || next.UnusedRecoveryCodes() > 0 {
+		return nil, nil
+	}
+	codes, err := otc.GenerateRecovery(otc.RecoveryCount)
+	if err != nil {
+		return nil, err
+	}
+	next.Recovery = otc.HashRecovery(st, user, codes)
+	return codes, nil
 }
 
 func writeQR(path string, key *otp.Key) error {

@@ -11,7 +11,6 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
-	"github.com/mfa-authz/mfa-authz/authz/otc"
 	"github.com/mfa-authz/mfa-authz/authz/service"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
@@ -226,6 +225,7 @@ func enrollOOB(args []string, stdout, stderr io.Writer, method string) error {
 	defer st.Close()
 	var codes []string
 	err = st.UpdateEnrollment(context.Background(), *user, func(cur *store.Enrollment) (*store.Enrollment, error) {
+		codes = nil // a store may call fn again after a conflicting write
 		next := &store.Enrollment{}
 		if cur != nil {
 			c := *cur
@@ -241,15 +241,9 @@ func enrollOOB(args []string, stdout, stderr io.Writer, method string) error {
 		} else {
 			next.SMS = f
 		}
-		if first && next.UnusedRecoveryCodes() == 0 {
-			c, err := otc.GenerateRecovery(otc.RecoveryCount)
-			if err != nil {
-				return nil, err
-			}
-			codes = c
-			next.Recovery = otc.HashRecovery(st, *user, c)
-		}
-		return next, nil
+		var err error
+		codes, err = firstRecovery(st, *user, next, first)
+		return next, err
 	})
 	if err != nil {
 		return err

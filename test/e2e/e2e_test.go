@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/base32"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,6 +44,7 @@ func TestGlue(t *testing.T) {
 		if err != nil || len(key) < 16 {
 			t.Fatalf("secret %q is not unpadded base32 of at least 128 bits (%d bytes, %v)", f.secret, len(key), err)
 		}
+		checkRecoveryCodes(t, f.recovery) // alice's first factor
 		users["alice"] = f
 	}))
 
@@ -51,7 +53,9 @@ func TestGlue(t *testing.T) {
 		if res.code != 0 {
 			t.Fatalf("want exit status 0\n%s", res)
 		}
-		m := regexp.MustCompile(`^Enrolled TOTP for user "bob"\.\nSecret: ([A-Z2-7]+)\nURI:    (otpauth://totp/\S+)\n$`).FindStringSubmatch(res.stdout)
+		// bob's first factor: the recovery codes follow the factor.
+		m := regexp.MustCompile(`^Enrolled TOTP for user "bob"\.\nSecret: ([A-Z2-7]+)\nURI:    (otpauth://totp/\S+)\n` +
+			fmt.Sprintf(recoveryTextRE, "bob") + `$`).FindStringSubmatch(res.stdout)
 		if m == nil {
 			t.Fatalf("stdout is not the documented text form\n%s", res)
 		}
@@ -59,6 +63,7 @@ func TestGlue(t *testing.T) {
 			t.Fatalf("URI secret %q differs from the printed secret %q", got, m[1])
 		}
 		users["bob"] = newFactor(t, "bob", m[1], m[2])
+		users["bob"].recovery = parseRecoveryText(t, m[3])
 		if users["bob"].secret == users["alice"].secret {
 			t.Fatalf("alice and bob got the same secret %q", users["bob"].secret)
 		}
@@ -84,6 +89,15 @@ func TestGlue(t *testing.T) {
 		if f.secret == frankOld.secret {
 			t.Fatalf("--force kept the old secret %q", f.secret)
 		}
+		// Replacing an enabled factor is not a first factor: the codes
+		// printed with the first enrollment stay the user's.
+		if len(frankOld.recovery) != 10 || f.recovery != nil {
+			t.Fatalf("recovery codes: first enrollment printed %q, --force printed %q; want 10, then none", frankOld.recovery, f.recovery)
+		}
+		res := runCLI(t, "user", "show", "--user", "frank", "--config", e.cfg)
+		if want := "User \"frank\"\n  totp   enabled\nUnused recovery codes: 10\n"; res.code != 0 || res.stdout != want {
+			t.Fatalf("user show after --force: want %q (the first codes kept)\n%s", want, res)
+		}
 		users["frank"] = f
 	}))
 
@@ -93,8 +107,12 @@ func TestGlue(t *testing.T) {
 		if res.code != 0 {
 			t.Fatalf("want exit status 0\n%s", res)
 		}
-		if want := "\nQR:     " + png + "\n"; !strings.HasSuffix(res.stdout, want) {
-			t.Errorf("stdout does not end with %q\n%s", want, res)
+		// The QR line follows the URI; quinn's first factor's recovery
+		// codes come last.
+		m := regexp.MustCompile(`^Enrolled TOTP for user "quinn"\.\nSecret: [A-Z2-7]+\nURI:    otpauth://totp/\S+\nQR:     ` +
+			regexp.QuoteMeta(png) + `\n` + fmt.Sprintf(recoveryTextRE, "quinn") + `$`).FindStringSubmatch(res.stdout)
+		if m == nil {
+			t.Errorf("stdout is not the text form with a QR line and recovery codes\n%s", res)
 		}
 		data, err := os.ReadFile(png)
 		if err != nil {
@@ -154,6 +172,45 @@ func TestGlue(t *testing.T) {
 		// None of them enrolled xavier: a plain enrollment still succeeds.
 		enrollJSON(t, e.cfg, "xavier")
 	})
+
+	must(t.Run("enroll a second factor prints no recovery codes", func(t *testing.T) {
+		// hana: e-mail first (codes), then TOTP (none; the e-mail's stay).
+		res := runCLI(t, "enroll", "email", "--user", "hana", "--destination", "hana@example.com", "--config", e.cfg, "--output", "json")
+		var first struct {
+			User, Method, Destination string
+			RecoveryCodes             []string `json:"recovery_codes"`
+		}
+		if res.code != 0 || json.Unmarshal([]byte(res.stdout), &first) != nil || first.User != "hana" || first.Method != "email" {
+			t.Fatalf("enroll email: want exit 0 and the JSON object\n%s", res)
+		}
+		checkRecoveryCodes(t, first.RecoveryCodes)
+		f := enrollJSON(t, e.cfg, "hana")
+		if f.recovery != nil {
+			t.Fatalf("enroll totp as hana's second factor printed recovery codes %q", f.recovery)
+		}
+		res = runCLI(t, "user", "show", "--user", "hana", "--config", e.cfg)
+		if want := "User \"hana\"\n  totp   enabled\n  email  enabled (h***@example.com)\nUnused recovery codes: 10\n"; res.code != 0 || res.stdout != want {
+			t.Fatalf("user show: want %q (the e-mail's codes kept)\n%s", want, res)
+		}
+		f.recovery = first.RecoveryCodes
+		users["hana"] = f
+
+		// ivan, in text: TOTP first (codes), then SMS (none).
+		res = runCLI(t, "enroll", "totp", "--user", "ivan", "--config", e.cfg)
+		m := regexp.MustCompile(`^Enrolled TOTP for user "ivan"\.\nSecret: ([A-Z2-7]+)\nURI:    (otpauth://totp/\S+)\n` +
+			fmt.Sprintf(recoveryTextRE, "ivan") + `$`).FindStringSubmatch(res.stdout)
+		if res.code != 0 || m == nil {
+			t.Fatalf("enroll totp: want exit 0 and the text form with recovery codes\n%s", res)
+		}
+		res = runCLI(t, "enroll", "sms", "--user", "ivan", "--destination", "+4915112345678", "--config", e.cfg)
+		if want := "Enrolled sms for user \"ivan\": +4915112345678\n"; res.code != 0 || res.stdout != want {
+			t.Fatalf("enroll sms as ivan's second factor: want exit 0 and exactly %q\n%s", want, res)
+		}
+		res = runCLI(t, "enroll", "sms", "--user", "ivan", "--destination", "+4915112345679", "--config", e.cfg, "--output", "json", "--force")
+		if want := `{"user":"ivan","method":"sms","destination":"+4915112345679"}` + "\n"; res.code != 0 || res.stdout != want {
+			t.Fatalf("enroll sms --force: want exit 0 and exactly %q\n%s", want, res)
+		}
+	}))
 
 	must(t.Run("enroll remaining users", func(t *testing.T) {
 		for _, u := range []string{"erin", "gina", "lou", "rita"} {
@@ -296,6 +353,22 @@ func TestGlue(t *testing.T) {
 		s.expectDenied(t, s.check(t, checkout(g.codeAt(t, step)).build(t)), deny403(glueInvalid))
 		// The next step's code is fresh.
 		s.expectAllowed(t, s.check(t, checkout(g.codeAt(t, step+1)).build(t)), "totp")
+	})
+
+	t.Run("recovery code printed by enroll works once", func(t *testing.T) {
+		// The checkout route has no grace, so every request needs a code.
+		for _, u := range []string{"bob", "hana"} {
+			code := users[u].recovery[0]
+			r := req{method: "POST", path: "/checkout/orders", user: u, code: "recovery " + code}
+			s.expectAllowed(t, s.check(t, r.build(t)), "recovery")
+			s.expectDenied(t, s.check(t, r.build(t)), deny403(glueInvalid))
+			// Typed in lower case, another code works too.
+			r.code = "recovery " + strings.ToLower(users[u].recovery[1])
+			s.expectAllowed(t, s.check(t, r.build(t)), "recovery")
+		}
+		// A code of another user is no code of this one.
+		r := req{method: "POST", path: "/checkout/orders", user: "hana", code: "recovery " + users["alice"].recovery[0]}
+		s.expectDenied(t, s.check(t, r.build(t)), deny403(glueInvalid))
 	})
 
 	t.Run("lockout after 5 wrong codes", func(t *testing.T) {
@@ -456,6 +529,7 @@ func TestProblemProfile(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, cfgOpts{MFA: []string{"profile: problem", "problem_base_url: https://docs.example.com"}})
 	paula := enrollJSON(t, e.cfg, "paula")
+	rosa := enrollJSON(t, e.cfg, "rosa")
 	s := startServer(t, e)
 
 	invalid := func(flow string) denial {
@@ -493,6 +567,18 @@ func TestProblemProfile(t *testing.T) {
 		if flow, _ := doc["flow_id"].(string); !uuid.MatchString(flow) || doc["type"] != "/problems/mfa/missing-code" {
 			t.Errorf("flow_id %q type %v: want a fresh UUID and the missing-code type\n%s", flow, doc["type"], show(resp))
 		}
+	})
+
+	t.Run("recovery code printed by enroll works once", func(t *testing.T) {
+		r := req{method: "POST", path: "/checkout/orders", user: "rosa", code: "recovery " + rosa.recovery[0], requestID: "req-problem-rc"}
+		s.expectAllowed(t, s.check(t, r.build(t)), "recovery")
+		want := denial{rpc: codes.PermissionDenied, status: 401, contentType: problemType, body: problemBody(
+			"invalid-recovery-code", "Recovery code invalid.", 401,
+			"The provided recovery code is invalid or was already used.", r.requestID)}
+		s.expectDenied(t, s.check(t, r.build(t)), want)
+		// paula's code is not rosa's.
+		r.code = "recovery " + paula.recovery[0]
+		s.expectDenied(t, s.check(t, r.build(t)), want)
 	})
 
 	t.Run("wrong code", func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,6 +127,9 @@ type factor struct {
 	secret string
 	uri    string
 	tf     store.TOTP
+	// recovery holds the recovery codes the enrollment printed: 10 when it
+	// was the user's first factor, none otherwise.
+	recovery []string
 }
 
 // newFactor reads the factor's parameters from its otpauth URI, checking
@@ -181,15 +185,18 @@ func (f *factor) wrongCode(t *testing.T) string {
 	}
 }
 
-// enrollOutput is the exact shape of `enroll --output json`.
+// enrollOutput is the exact shape of `enroll --output json`: user, secret
+// and uri, plus recovery_codes when the enrollment is the user's first
+// factor (the key is absent otherwise).
 type enrollOutput struct {
-	User   string `json:"user"`
-	Secret string `json:"secret"`
-	URI    string `json:"uri"`
+	User          string   `json:"user"`
+	Secret        string   `json:"secret"`
+	URI           string   `json:"uri"`
+	RecoveryCodes []string `json:"recovery_codes"`
 }
 
 // enrollJSON enrolls user with --output json (plus extra flags) and returns
-// the factor.
+// the factor, with the recovery codes printed if any.
 func enrollJSON(t *testing.T, cfg, user string, extra ...string) *factor {
 	t.Helper()
 	args := append([]string{"enroll", "totp", "--user", user, "--config", cfg, "--output", "json"}, extra...)
@@ -201,7 +208,7 @@ func enrollJSON(t *testing.T, cfg, user string, extra ...string) *factor {
 	dec.DisallowUnknownFields()
 	var out enrollOutput
 	if err := dec.Decode(&out); err != nil {
-		t.Fatalf("enroll %s: stdout is not the {user,secret,uri} JSON object: %v\n%s", user, err, res)
+		t.Fatalf("enroll %s: stdout is not the {user,secret,uri[,recovery_codes]} JSON object: %v\n%s", user, err, res)
 	}
 	if dec.More() {
 		t.Fatalf("enroll %s: stdout holds more than one JSON value\n%s", user, res)
@@ -209,7 +216,55 @@ func enrollJSON(t *testing.T, cfg, user string, extra ...string) *factor {
 	if out.User != user || out.Secret == "" || !strings.HasPrefix(out.URI, "otpauth://totp/") {
 		t.Fatalf("enroll %s: got %+v; want user %q, a secret and an otpauth://totp/ URI", user, out, user)
 	}
-	return newFactor(t, user, out.Secret, out.URI)
+	// recovery_codes is either absent or 10 codes; never null or [].
+	if strings.Contains(res.stdout, `"recovery_codes"`) {
+		checkRecoveryCodes(t, out.RecoveryCodes)
+	}
+	f := newFactor(t, user, out.Secret, out.URI)
+	f.recovery = out.RecoveryCodes
+	return f
+}
+
+// recoveryCodeRE is one recovery code as printed: XXXX-XXXX over the
+// alphabet without easily confused characters.
+var recoveryCodeRE = regexp.MustCompile(`^[ABCDEFGHJKMNPQRSTWXYZ2-9]{4}-[ABCDEFGHJKMNPQRSTWXYZ2-9]{4}$`)
+
+// checkRecoveryCodes asserts 10 distinct, well-formed recovery codes.
+func checkRecoveryCodes(t *testing.T, codes []string) {
+	t.Helper()
+	if len(codes) != 10 {
+		t.Fatalf("got %d recovery codes %q, want 10", len(codes), codes)
+	}
+	seen := map[string]bool{}
+	for _, c := range codes {
+		if !recoveryCodeRE.MatchString(c) || seen[c] {
+			t.Fatalf("recovery codes %q: %q is malformed or repeated", codes, c)
+		}
+		seen[c] = true
+	}
+}
+
+// recoveryText is the block the CLI prints after a first factor's
+// enrollment (and for `user recovery-codes`): a header line naming the
+// user, then the 10 codes, indented.
+func recoveryText(user string, codes []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Recovery codes for user %q (each works once; shown only now):\n", user)
+	for _, c := range codes {
+		fmt.Fprintf(&b, "  %s\n", c)
+	}
+	return b.String()
+}
+
+// recoveryTextRE matches a recoveryText block and captures its codes.
+const recoveryTextRE = `Recovery codes for user "%s" \(each works once; shown only now\):\n((?:  [A-Z2-9]{4}-[A-Z2-9]{4}\n){10})`
+
+// parseRecoveryText returns the codes of a recoveryTextRE capture.
+func parseRecoveryText(t *testing.T, block string) []string {
+	t.Helper()
+	codes := strings.Fields(block)
+	checkRecoveryCodes(t, codes)
+	return codes
 }
 
 // ---------------------------------------------------------------------------

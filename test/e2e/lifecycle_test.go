@@ -87,6 +87,12 @@ func mailCode(t *testing.T, s *smtptest.Server, to string) string {
 // lifecycleEnv writes a config with the api, delivery and limits sections.
 func lifecycleEnv(t *testing.T, profile string, mail *smtptest.Server, hook *hookPeer, limits string) (*testEnv, string) {
 	t.Helper()
+	return lifecycleEnvTTL(t, profile, mail, hook, limits, "5m")
+}
+
+// lifecycleEnvTTL is lifecycleEnv with codes.ttl set to ttl.
+func lifecycleEnvTTL(t *testing.T, profile string, mail *smtptest.Server, hook *hookPeer, limits, ttl string) (*testEnv, string) {
+	t.Helper()
 	dir := t.TempDir()
 	e := &testEnv{dir: dir, cfg: filepath.Join(dir, "mfa-authz.yaml"), addr: freePort(t)}
 	httpAddr := freePort(t)
@@ -111,7 +117,7 @@ identity:
   header: x-user-id
 codes:
   length: 6
-  ttl: 5m
+  ttl: %s
   max_attempts: 3
 delivery:
   email: smtp
@@ -135,7 +141,7 @@ policy:
       methods: [POST]
       grace_period: 0s
 `, e.addr, httpAddr, filepath.Join(dir, "data", "store"), filepath.Join(dir, "secrets", "store.key"), profile,
-		host, port, ca, hook.srv.URL, hook.secret, limits)
+		ttl, host, port, ca, hook.srv.URL, hook.secret, limits)
 	if err := os.WriteFile(e.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +431,8 @@ func TestLifecycleLimitsProblem(t *testing.T) {
 	s.answer(t, apiReq{method: "POST", path: activate, user: "p9", body: body("multi-factor-auth-type-activate", "sms", `"destination":"12"`)}, 400,
 		problemBody("invalid-phone-number", "Invalid phone number.", 400, "The phone number for MFA codes is missing or not in E.164 form.", "flow-1"))
 
-	// An expired or used code: transaction-expired. p2's code is used once.
+	// A used code is gone: invalid-code (an expired one is transaction-expired,
+	// TestCodeExpiry). p2's code is used once.
 	code := ""
 	for _, m := range mail.Messages() {
 		if m.To[0] == "p2@example.com" {
@@ -475,8 +482,29 @@ func TestLifecycleCLI(t *testing.T) {
 	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &regen) != nil || len(regen.RecoveryCodes) != 10 {
 		t.Fatalf("user recovery-codes\n%s", res)
 	}
+	checkRecoveryCodes(t, regen.RecoveryCodes)
 	ck.code = "recovery " + out.RecoveryCodes[4] // replaced: no longer valid
 	s.expectDenied(t, s.check(t, ck.build(t)), deny403(glueInvalid))
+	// The text form, while the server runs: the JSON batch is replaced in
+	// turn, the new codes work once each.
+	res = runCLI(t, "user", "recovery-codes", "--user", "dora", "--config", e.cfg)
+	m := regexp.MustCompile(`^` + fmt.Sprintf(recoveryTextRE, "dora") + `$`).FindStringSubmatch(res.stdout)
+	if res.code != 0 || m == nil {
+		t.Fatalf("user recovery-codes: want exit 0 and the text block\n%s", res)
+	}
+	text := parseRecoveryText(t, m[1])
+	if res.stdout != recoveryText("dora", text) {
+		t.Fatalf("user recovery-codes: got %q, want %q", res.stdout, recoveryText("dora", text))
+	}
+	ck.code = "recovery " + regen.RecoveryCodes[1]
+	s.expectDenied(t, s.check(t, ck.build(t)), deny403(glueInvalid))
+	ck.code = "recovery " + text[0]
+	s.expectAllowed(t, s.check(t, ck.build(t)), "recovery")
+	s.expectDenied(t, s.check(t, ck.build(t)), deny403(glueInvalid))
+	if res := runCLI(t, "user", "recovery-codes", "--user", "nobody", "--config", e.cfg); res.code != 1 ||
+		!strings.Contains(res.stderr, `user "nobody" has no enabled MFA method; recovery codes need one`) || res.stdout != "" {
+		t.Fatalf("user recovery-codes for a user with nothing enrolled: want exit 1 and the message\n%s", res)
+	}
 	res = runCLI(t, "user", "disable", "--user", "dora", "--method", "email", "--config", e.cfg)
 	if res.code != 0 || !strings.Contains(res.stdout, `Disabled email of user "dora".`) {
 		t.Fatalf("user disable\n%s", res)
