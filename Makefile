@@ -22,24 +22,20 @@ run: build
 
 test: test-deps fmt-check vet lint vulncheck unit loadtest-ci fuzz-ci soak-ci
 
-# test/caddy runs the forward-auth endpoint behind a real Caddy: install
-# Debian's caddy package when the binary is missing (the package's systemd
-# unit is not used; the test starts /usr/bin/caddy itself). A stale package
-# index is refreshed only when the first install attempt fails.
+# Debian packages whose programs the tests start themselves (the packages'
+# services are not used): caddy (test/caddy and the load test's proxy stage),
+# redis-server (the Redis store's tests) and wrk (the load test's HTTP load
+# generator). Each command has its package's name. A stale package index is
+# refreshed only when the first install attempt fails.
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get
+TEST_PACKAGES := caddy redis-server wrk
 test-deps:
-	@command -v caddy >/dev/null 2>&1 || { \
-		echo "test-deps: installing caddy (Debian package)"; \
-		$(APT_GET) install -y -q caddy >/dev/null 2>&1 || \
-		{ $(APT_GET) update -q >/dev/null && $(APT_GET) install -y -q caddy >/dev/null; }; \
-	}
-	@# The Redis store's tests start their own redis-server (the package's
-	@# service is not used).
-	@command -v redis-server >/dev/null 2>&1 || { \
-		echo "test-deps: installing redis-server (Debian package)"; \
-		$(APT_GET) install -y -q redis-server >/dev/null 2>&1 || \
-		{ $(APT_GET) update -q >/dev/null && $(APT_GET) install -y -q redis-server >/dev/null; }; \
-	}
+	@for pkg in $(TEST_PACKAGES); do \
+		command -v $$pkg >/dev/null 2>&1 && continue; \
+		echo "test-deps: installing $$pkg (Debian package)"; \
+		$(APT_GET) install -y -q $$pkg >/dev/null 2>&1 || \
+		{ $(APT_GET) update -q >/dev/null && $(APT_GET) install -y -q $$pkg >/dev/null; } || exit 1; \
+	done
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -70,6 +66,7 @@ LOAD_DURATION       ?= 10s
 LOAD_CONCURRENCY    ?= 20
 LOAD_CONNECTIONS    ?= 2
 LOAD_MIXES          ?= unprotected,session,missing-code,mixed
+LOAD_CADDY          ?= true
 LOAD_CI_DURATION    ?= 2s
 LOAD_CI_CONCURRENCY ?= 10
 
@@ -86,12 +83,17 @@ ghz:
 	fi
 
 # mfa-authz and a no-op ext_authz baseline on loopback, each request mix for
-# LOAD_DURATION; prints the table, reports in test/load/reports/.
+# LOAD_DURATION; then the unprotected and session mixes through Caddy (caddy
+# and wrk from `make test-deps`; LOAD_CADDY=false skips it) and, when envoy
+# is on PATH, through Envoy, driven with wrk for LOAD_DURATION each. Prints
+# the tables; reports in test/load/reports/.
 loadtest: tools
 	$(GO) run ./test/load/cmd/loadtest --ghz $(GHZ) --ghz-html $(GHZ_HTML) --duration $(LOAD_DURATION) \
-		--concurrency $(LOAD_CONCURRENCY) --connections $(LOAD_CONNECTIONS) --mixes $(LOAD_MIXES)
+		--concurrency $(LOAD_CONCURRENCY) --connections $(LOAD_CONNECTIONS) --mixes $(LOAD_MIXES) --caddy=$(LOAD_CADDY)
 
-# The short CI mode: every mix for LOAD_CI_DURATION, with assertions (TestLoad).
+# The short CI mode: every mix for LOAD_CI_DURATION, with assertions (TestLoad),
+# the Caddy stage included (caddy and wrk missing fail it under CI=true; a
+# missing envoy never does).
 loadtest-ci: ghz
 	GHZ=$(GHZ) LOAD_CI_DURATION=$(LOAD_CI_DURATION) LOAD_CI_CONCURRENCY=$(LOAD_CI_CONCURRENCY) \
 		LOAD_REPORT_DIR=$(CURDIR)/test/load/reports/ci $(GO) test -count=1 -v -run '^TestLoad$$' ./test/load/

@@ -156,6 +156,15 @@ func WriteTable(w io.Writer, r *Result) error {
 		mixes = append(mixes, fmt.Sprintf("%s (%s)", mr.Mix.Name, strings.Join(kinds, ", ")))
 	}
 	fmt.Fprintf(w, "answers verified before and after the runs: %s\n", strings.Join(mixes, "; "))
+	for _, pr := range r.Proxies {
+		writeProxyTable(w, o, pr)
+	}
+	if len(o.Skipped) > 0 {
+		fmt.Fprintln(w)
+		for _, s := range o.Skipped {
+			fmt.Fprintln(w, s)
+		}
+	}
 	dir := o.ReportDir
 	if rel, err := filepath.Rel(o.Root, dir); err == nil && !strings.HasPrefix(rel, "..") {
 		dir = rel

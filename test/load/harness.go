@@ -6,6 +6,13 @@
 // request mix and server. It prints RPS and latency percentiles of
 // mfa-authz, of the baseline, and their ratio.
 //
+// Proxy stages then send the HTTP mixes (unprotected, session) with wrk
+// through a real Caddy and, when envoy is on PATH, a real Envoy (from
+// envoy/envoy.yaml), each with three front ends on one upstream: the proxy
+// alone, the proxy asking the no-op baseline, and the proxy asking
+// mfa-authz (Caddy's forward_auth to /forward-auth, Envoy's gRPC
+// ext_authz).
+//
 // `make loadtest` runs it with the default settings (cmd/loadtest);
 // `make loadtest-ci` runs TestLoad, a short run with assertions.
 //
@@ -62,8 +69,22 @@ type Options struct {
 	// Connections is ghz's number of HTTP/2 connections (default 2, as an
 	// Envoy with two worker threads keeps towards its ext_authz cluster).
 	Connections int
-	// Mixes to run, by name (default MixNames).
+	// Mixes to run, by name (default MixNames). The proxy stages run those
+	// of them that are HTTPMixNames.
 	Mixes []string
+	// Caddy is the caddy binary of the Caddy stage; "" skips the stage.
+	Caddy string
+	// Envoy is the envoy binary of the Envoy stage; "" skips the stage.
+	Envoy string
+	// WRK is the wrk binary the proxy stages use; required with Caddy or
+	// Envoy.
+	WRK string
+	// HTTPThreads is wrk's number of threads (default 2); wrk opens
+	// Concurrency connections.
+	HTTPThreads int
+	// Skipped are lines saying which stages the caller left out and why;
+	// the table prints them.
+	Skipped []string
 	// Log receives progress lines (default io.Discard).
 	Log io.Writer
 }
@@ -103,6 +124,8 @@ type Result struct {
 	// 15 minutes) when the runs began and ended, "" where the OS does not
 	// tell: other work on the machine skews the figures.
 	LoadBefore, LoadAfter string
+	// Proxies are the proxy stages' results, in the order run (Caddy, Envoy).
+	Proxies []ProxyResult
 }
 
 func (o *Options) defaults() error {
@@ -136,6 +159,12 @@ func (o *Options) defaults() error {
 	}
 	if len(o.Mixes) == 0 {
 		o.Mixes = MixNames
+	}
+	if o.HTTPThreads <= 0 {
+		o.HTTPThreads = 2
+	}
+	if (o.Caddy != "" || o.Envoy != "") && o.WRK == "" {
+		return errors.New("no wrk binary given for the proxy stages")
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -258,12 +287,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer mfa.stop()
-	base, err := start(ctx, "baseline", filepath.Join(work, "baseline.log"), baseBin, "--addr", "127.0.0.1:0")
+	base, err := start(ctx, "baseline", filepath.Join(work, "baseline.log"), baseBin, "--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	defer base.stop()
 	baseAddr, err := base.waitLine("baseline serving on ", 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	baseHTTP, err := base.waitLine("baseline http serving on ", 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -325,6 +358,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			*t.into = *m
 		}
 	}
+	if err := runProxies(ctx, o, res, work, mixes, cfg.http, cfg.grpc, baseHTTP, baseAddr, logf); err != nil {
+		return nil, mfa.withLog(err)
+	}
 	res.LoadAfter = loadAverage()
 	// The answers after the load must still be the documented ones: the
 	// session survived, nothing locked the users out.
@@ -340,6 +376,48 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Took = time.Since(res.StartedAt)
 	return res, nil
+}
+
+// runProxies runs the Caddy stage and the Envoy stage, those of them that
+// o enables, with one upstream for both.
+func runProxies(ctx context.Context, o Options, res *Result, work string, mixes []Mix, mfaHTTP, mfaGRPC, baseHTTP, baseGRPC string, logf func(string, ...any)) error {
+	hm := httpMixes(mixes)
+	if o.Caddy == "" && o.Envoy == "" {
+		return nil
+	}
+	if len(hm) == 0 {
+		res.Options.Skipped = append(res.Options.Skipped, fmt.Sprintf("proxy stages: none of the mixes run is an HTTP mix (%s)", strings.Join(HTTPMixNames, ", ")))
+		return nil
+	}
+	up, err := startUpstream()
+	if err != nil {
+		return err
+	}
+	defer up.close()
+	type stage struct {
+		bin   string
+		start func() (*proxyStage, error)
+	}
+	for _, s := range []stage{
+		{o.Caddy, func() (*proxyStage, error) { return startCaddy(ctx, o, work, baseHTTP, mfaHTTP, up.addr) }},
+		{o.Envoy, func() (*proxyStage, error) { return startEnvoy(ctx, o, work, mfaGRPC, baseGRPC, up.addr) }},
+	} {
+		if s.bin == "" {
+			continue
+		}
+		st, err := s.start()
+		if err != nil {
+			return err
+		}
+		logf("%s %s: front ends %s (alone), %s (no-op auth), %s (mfa-authz); upstream %s", st.name, st.version, st.urls[frontPlain], st.urls[frontNoop], st.urls[frontMFA], up.addr)
+		pr, err := runProxyStage(ctx, o, st, up, hm, work, logf)
+		st.p.stop()
+		if err != nil {
+			return err
+		}
+		res.Proxies = append(res.Proxies, *pr)
+	}
+	return nil
 }
 
 func goBuild(ctx context.Context, root, out, pkg string) error {
@@ -376,7 +454,8 @@ func writeConfig(o Options, dir string, mixes int) (*runConfig, error) {
 	if rc.http, err = freePort(); err != nil {
 		return nil, err
 	}
-	need := time.Duration(2*mixes)*(o.Duration+5*time.Second) + 5*time.Minute
+	// The gRPC runs, and the proxy stages' (three front ends, two stages).
+	need := time.Duration(2*mixes+2*3*len(HTTPMixNames))*(o.Duration+5*time.Second) + 5*time.Minute
 	set := map[string]string{
 		"server.grpc_address": rc.grpc,
 		"server.http_address": rc.http,
@@ -617,12 +696,16 @@ type proc struct {
 }
 
 func start(ctx context.Context, name, logPath, bin string, args ...string) (*proc, error) {
+	return startCmd(ctx, name, logPath, exec.Command(bin, args...))
+}
+
+// startCmd starts cmd, prepared by the caller, like start.
+func startCmd(ctx context.Context, name, logPath string, cmd *exec.Cmd) (*proc, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	p := &proc{name: name, log: logPath, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
+	p := &proc{name: name, log: logPath, done: make(chan struct{}), cmd: cmd}
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if err := p.cmd.Start(); err != nil {
 		f.Close()

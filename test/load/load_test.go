@@ -3,7 +3,10 @@ package load
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -24,9 +27,13 @@ import (
 // results are sane. It measures nothing precisely; `make loadtest` does.
 //
 // It needs ghz ($GHZ, bin/tools/ghz from `make tools`, or on PATH). Without
-// ghz it skips, except under CI=true, where it fails. It does not run under
-// the race detector (`make unit`): the harness's figures would mean nothing
-// there, and `make test` runs it without -race through loadtest-ci.
+// ghz it skips, except under CI=true, where it fails. The Caddy stage needs
+// caddy and wrk on PATH (Debian packages, `make test-deps`): without them
+// it is skipped, except under CI=true, where the test fails. The Envoy
+// stage runs when envoy is on PATH and is skipped, CI or not, when it is
+// not (Envoy is not packaged by Debian). It does not run under the race
+// detector (`make unit`): the harness's figures would mean nothing there,
+// and `make test` runs it without -race through loadtest-ci.
 func TestLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test skipped in -short mode")
@@ -45,6 +52,24 @@ func TestLoad(t *testing.T) {
 		}
 		t.Skip("ghz not found ($GHZ, bin/tools/ghz, PATH): run `make tools` to install it")
 	}
+	var skipped []string
+	caddy, errCaddy := exec.LookPath("caddy")
+	wrk, errWRK := exec.LookPath("wrk")
+	if err := errors.Join(errCaddy, errWRK); err != nil {
+		caddy = ""
+		msg := fmt.Sprintf("%v: run `make test-deps` (Debian packages caddy and wrk)", err)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Caddy stage: %s; CI must run it", msg)
+		}
+		skipped = append(skipped, "caddy: Caddy stage skipped: "+msg)
+	}
+	envoy, err := exec.LookPath("envoy")
+	if err != nil {
+		skipped = append(skipped, EnvoySkipped)
+	} else if errWRK != nil {
+		envoy = ""
+		skipped = append(skipped, "envoy: wrk not on PATH, Envoy stage skipped")
+	}
 	duration := envDuration(t, "LOAD_CI_DURATION", 2*time.Second)
 	concurrency := envInt(t, "LOAD_CI_CONCURRENCY", 10)
 	reports := os.Getenv("LOAD_REPORT_DIR")
@@ -52,8 +77,10 @@ func TestLoad(t *testing.T) {
 		reports = t.TempDir()
 	}
 
-	// Bounded: 8 runs of `duration`, plus building, starting and checking.
-	ctx, cancel := context.WithTimeout(context.Background(), 8*duration+90*time.Second)
+	// Bounded: 8 gRPC runs of `duration` and 6 wrk runs (whole seconds) per
+	// proxy stage, plus building, starting and checking.
+	runs := 8*duration + 2*6*time.Duration(wrkSeconds(duration))*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), runs+120*time.Second)
 	defer cancel()
 	var progress bytes.Buffer
 	start := time.Now()
@@ -63,16 +90,28 @@ func TestLoad(t *testing.T) {
 		ReportDir:   reports,
 		Duration:    duration,
 		Concurrency: concurrency,
+		Caddy:       caddy,
+		Envoy:       envoy,
+		WRK:         wrk,
+		Skipped:     skipped,
 		Log:         &progress,
 	})
 	if err != nil {
 		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
 	}
-	var table bytes.Buffer
+	var table, js bytes.Buffer
 	if err := WriteTable(&table, res); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("load test took %s\n%s", time.Since(start).Round(time.Second), table.String())
+	if err := WriteJSON(&js, res); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"summary.txt": table.Bytes(), "summary.json": js.Bytes()} {
+		if err := os.WriteFile(filepath.Join(reports, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// Every mix ran, in order, on both servers.
 	var names []string
@@ -135,6 +174,83 @@ func TestLoad(t *testing.T) {
 		if !re.MatchString(table.String()) {
 			t.Errorf("table lacks the rows of mix %s:\n%s", name, table.String())
 		}
+	}
+	checkProxies(t, res, caddy != "", envoy != "", table.String())
+}
+
+// checkProxies asserts the proxy stages' results: the stages that were to
+// run ran every HTTP mix through the three front ends, each run measured
+// something without a single error, the upstream received every request,
+// with the factor on every session request through mfa-authz, and the
+// answers through mfa-authz were checked before and after.
+func checkProxies(t *testing.T, res *Result, caddy, envoy bool, table string) {
+	t.Helper()
+	var want, got []string
+	if caddy {
+		want = append(want, "caddy")
+	}
+	if envoy {
+		want = append(want, "envoy")
+	}
+	for _, pr := range res.Proxies {
+		got = append(got, pr.Proxy)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("proxy stages run: %v, want %v", got, want)
+	}
+	for _, pr := range res.Proxies {
+		var names []string
+		for _, pm := range pr.Mixes {
+			names = append(names, pm.Mix.Name)
+		}
+		if strings.Join(names, ",") != strings.Join(HTTPMixNames, ",") {
+			t.Errorf("%s: mixes run %v, want %v", pr.Proxy, names, HTTPMixNames)
+		}
+		for _, pm := range pr.Mixes {
+			for f, m := range pm.Runs {
+				t.Run(pr.Proxy+"/"+pm.Mix.Name+"/"+pr.Targets[f], func(t *testing.T) {
+					if m.Target != pr.Targets[f] {
+						t.Errorf("run of %q in the place of %q", m.Target, pr.Targets[f])
+					}
+					if m.Requests < 100 || m.RPS < 50 {
+						t.Errorf("only %d requests at %.0f RPS", m.Requests, m.RPS)
+					}
+					if m.P50 <= 0 || m.P99 < m.P50 || m.P99 > 5*time.Second {
+						t.Errorf("latencies p50 %s, p99 %s: not sane", m.P50, m.P99)
+					}
+					if m.Errors() != 0 {
+						t.Errorf("%d errors: %d responses with status >= 400, socket errors connect %d, read %d, write %d, timeout %d",
+							m.Errors(), m.Non2xx, m.Connect, m.Read, m.Write, m.Timeout)
+					}
+					if m.UpstreamHits < m.Requests {
+						t.Errorf("upstream received %d requests, wrk counted %d responses", m.UpstreamHits, m.Requests)
+					}
+					if f == frontMFA && pm.Mix.Name == "session" && m.UpstreamTOTP < m.Requests {
+						t.Errorf("upstream received X-Mfa-Method: totp on %d requests, want every one of %d", m.UpstreamTOTP, m.Requests)
+					}
+					if (f != frontMFA || pm.Mix.Name == "unprotected") && m.UpstreamMethod != 0 {
+						t.Errorf("upstream received X-Mfa-Method on %d requests, want none", m.UpstreamMethod)
+					}
+					if _, err := os.Stat(m.Report); err != nil {
+						t.Errorf("wrk report: %v", err)
+					}
+				})
+			}
+			for _, k := range []Kind{Unprotected, Session, Missing} {
+				if got, want := pm.Verified[k], 2*pm.Mix.Count(k); got != want {
+					t.Errorf("%s, mix %s: %d %s answers verified, want %d", pr.Proxy, pm.Mix.Name, got, k, want)
+				}
+			}
+			p := pr.Proxy
+			re := regexp.MustCompile(`(?m)^` + pm.Mix.Name + ` +` + p + ` +\d+ +0 +\d+ +\d+\.\d{3} +\d+\.\d{3}\n +` + p + `\+noop +\d+ +0 +\d+ +\d+\.\d{3} +\d+\.\d{3}\n +` +
+				p + `\+mfa-authz +\d+ +0 +\d+ +\d+\.\d{3} +\d+\.\d{3}\n +ratio vs ` + p + ` +\d+\.\d\dx +\d+\.\d\dx +\d+\.\d\dx\n +ratio vs noop +\d+\.\d\dx +\d+\.\d\dx +\d+\.\d\dx$`)
+			if !re.MatchString(table) {
+				t.Errorf("table lacks the %s rows of mix %s:\n%s", p, pm.Mix.Name, table)
+			}
+		}
+	}
+	if !envoy && !strings.Contains(table, "\n"+EnvoySkipped+"\n") {
+		t.Errorf("table does not say %q:\n%s", EnvoySkipped, table)
 	}
 }
 

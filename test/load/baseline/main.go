@@ -8,7 +8,12 @@
 // server reflection) with the same server options, and prints
 // "baseline serving on ADDR" once it accepts connections.
 //
-//	baseline [--addr 127.0.0.1:0]
+// With --http-addr it is also the no-op twin of mfa-authz's HTTP listener,
+// for the harness's proxy stages: 200 with an empty body to every request
+// (an allowed forward-auth check), from net/http with the timeouts
+// mfa-authz's HTTP server has; it prints "baseline http serving on ADDR".
+//
+//	baseline [--addr 127.0.0.1:0] [--http-addr 127.0.0.1:0]
 package main
 
 import (
@@ -16,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -54,17 +60,24 @@ func staticOK() *authv3.CheckResponse {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "gRPC listen address")
+	httpAddr := flag.String("http-addr", "", "HTTP listen address of the no-op forward-auth endpoint (none when empty)")
 	flag.Parse()
-	if err := run(*addr); err != nil {
+	if err := run(*addr, *httpAddr); err != nil {
 		fmt.Fprintf(os.Stderr, "baseline: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string) error {
+func run(addr, httpAddr string) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
+	}
+	var hl net.Listener
+	if httpAddr != "" {
+		if hl, err = net.Listen("tcp", httpAddr); err != nil {
+			return err
+		}
 	}
 	gs := grpc.NewServer(
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -74,11 +87,20 @@ func run(addr string) error {
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- gs.Serve(l) }()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	fmt.Printf("baseline serving on %s\n", l.Addr())
+	var hsrv *http.Server
+	if hl != nil {
+		hsrv = &http.Server{
+			Handler:           http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), // 200, empty body
+			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		}
+		go func() { errc <- hsrv.Serve(hl) }()
+		fmt.Printf("baseline http serving on %s\n", hl.Addr())
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -88,6 +110,11 @@ func run(addr string) error {
 	case <-ctx.Done():
 	}
 	hs.Shutdown()
+	if hsrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = hsrv.Shutdown(sctx)
+		cancel()
+	}
 	done := make(chan struct{})
 	go func() { gs.GracefulStop(); close(done) }()
 	select {

@@ -1,9 +1,12 @@
 // Command loadtest runs mfa-authz's load harness (package load) and prints
 // its table: per request mix, RPS, p50 and p99 of mfa-authz and of a no-op
-// ext_authz baseline, and their ratio. `make loadtest` runs it.
+// ext_authz baseline, and their ratio; then the same for the HTTP mixes
+// through Caddy (and Envoy, when envoy is on PATH), driven with wrk.
+// `make loadtest` runs it. It exits 1 if any request failed.
 //
 //	loadtest [--duration 10s] [--concurrency 20] [--connections 2]
 //	         [--mixes unprotected,session,missing-code,mixed]
+//	         [--caddy=true] [--envoy=true] [--wrk PATH] [--http-threads 2]
 //	         [--ghz PATH] [--ghz-html PATH] [--reports DIR]
 package main
 
@@ -14,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -37,6 +41,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ghz := fs.String("ghz", "", "ghz binary (default $GHZ, bin/tools/ghz, or ghz on PATH)")
 	ghzHTML := fs.String("ghz-html", "", "ghz JSON-to-HTML report converter (default $GHZ_HTML or bin/tools/ghz-html; none: JSON reports only)")
 	reports := fs.String("reports", "", "report directory (default test/load/reports)")
+	caddy := fs.Bool("caddy", true, "also send the HTTP mixes through Caddy (caddy and wrk on PATH: `make test-deps`)")
+	envoy := fs.Bool("envoy", true, "also send them through Envoy with envoy/envoy.yaml, when envoy is on PATH")
+	wrk := fs.String("wrk", "", "wrk binary (default wrk on PATH)")
+	httpThreads := fs.Int("http-threads", 2, "wrk threads")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -68,6 +76,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	var skipped []string
+	var caddyBin, envoyBin string
+	if *caddy {
+		if caddyBin, err = exec.LookPath("caddy"); err != nil {
+			fmt.Fprintln(stderr, "loadtest: caddy not on PATH: run `make test-deps` (Debian packages caddy and wrk), or pass --caddy=false (make loadtest LOAD_CADDY=false)")
+			return 1
+		}
+	} else {
+		skipped = append(skipped, "caddy: --caddy=false, Caddy stage skipped")
+	}
+	if *envoy {
+		if envoyBin, err = exec.LookPath("envoy"); err != nil {
+			skipped = append(skipped, load.EnvoySkipped)
+		}
+	} else {
+		skipped = append(skipped, "envoy: --envoy=false, Envoy stage skipped")
+	}
+	if (caddyBin != "" || envoyBin != "") && *wrk == "" {
+		if *wrk, err = exec.LookPath("wrk"); err != nil {
+			fmt.Fprintln(stderr, "loadtest: wrk not on PATH: run `make test-deps` (Debian package wrk), or pass --caddy=false (make loadtest LOAD_CADDY=false)")
+			return 1
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	res, err := load.Run(ctx, load.Options{
@@ -79,6 +110,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Concurrency: *concurrency,
 		Connections: *connections,
 		Mixes:       strings.Split(*mixes, ","),
+		Caddy:       caddyBin,
+		Envoy:       envoyBin,
+		WRK:         *wrk,
+		HTTPThreads: *httpThreads,
+		Skipped:     skipped,
 		Log:         stderr,
 	})
 	if err != nil {
@@ -96,11 +132,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return 1
 	}
+	var js bytes.Buffer
+	if err := load.WriteJSON(&js, res); err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return 1
+	}
+	if err := os.WriteFile(filepath.Join(res.Options.ReportDir, "summary.json"), js.Bytes(), 0o644); err != nil {
+		fmt.Fprintf(stderr, "loadtest: %v\n", err)
+		return 1
+	}
 	for _, mr := range res.Mixes {
 		for _, m := range []load.Measurement{mr.MFA, mr.Baseline} {
 			if n := m.Failed(); n > 0 {
 				fmt.Fprintf(stderr, "loadtest: mix %s on %s: %d calls without rpc status OK: %v %v\n", mr.Mix.Name, m.Target, n, m.Statuses, m.Errors)
 				return 1
+			}
+		}
+	}
+	for _, pr := range res.Proxies {
+		for _, pm := range pr.Mixes {
+			for _, m := range pm.Runs {
+				if n := m.Errors(); n > 0 {
+					fmt.Fprintf(stderr, "loadtest: mix %s via %s: %d errors (%d responses with status >= 400; socket errors: connect %d, read %d, write %d, timeout %d): see %s\n",
+						pm.Mix.Name, m.Target, n, m.Non2xx, m.Connect, m.Read, m.Write, m.Timeout, m.Report)
+					return 1
+				}
 			}
 		}
 	}
