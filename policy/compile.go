@@ -115,7 +115,28 @@ func compileRule(i int, rc RuleConfig, fold bool) (entry, []patternSeg, []error)
 			r.Grace, r.HasGrace = *g, true
 		}
 	}
-	return entry{rule: r, methods: methods, host: host}, segs, errs
+	e := entry{rule: r, methods: methods, host: host}
+	if !r.MFARequired {
+		// An exception exempts exactly what it names, never a variant that
+		// only folding makes equal: see entry.exact and hostPattern.exact.
+		e.host.exact = true
+		if fold && hasLiteral(segs) {
+			// The same pattern again, its literals as written: it parsed
+			// above, so it cannot fail now.
+			e.exact, _ = parsePattern(rc.Path, false)
+		}
+	}
+	return e, segs, errs
+}
+
+// hasLiteral reports whether a pattern has a literal segment.
+func hasLiteral(segs []patternSeg) bool {
+	for _, s := range segs {
+		if s.kind == segLiteral {
+			return true
+		}
+	}
+	return false
 }
 
 // Rules returns the compiled rules in configuration order. The slice is a
@@ -126,7 +147,8 @@ func (p *Policy) Rules() []*Rule { return slices.Clone(p.rules) }
 // may pass rules requiring MFA ("anonymous: allow").
 func (p *Policy) AnonymousAllowed() bool { return p.anonymousAllowed }
 
-// CaseInsensitive reports whether paths are matched regardless of case.
+// CaseInsensitive reports whether paths are matched regardless of case by
+// rules that require MFA; "mfa: none" exceptions always match case-exactly.
 func (p *Policy) CaseInsensitive() bool { return p.caseInsensitive }
 
 // MaxGrace returns the longest per-rule grace period override, and false if

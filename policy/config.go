@@ -11,9 +11,11 @@ type Config struct {
 	// empty) or "allow".
 	Anonymous string `yaml:"anonymous"`
 
-	// CaseInsensitive makes paths match regardless of case. Nil means true:
-	// most upstream routers are case-sensitive, but some are not, and
-	// over-protecting a path that differs only in case is harmless.
+	// CaseInsensitive makes paths match rules that require MFA regardless
+	// of case. Nil means true: most upstream routers are case-sensitive, but
+	// some are not, and over-protecting a path that differs only in case is
+	// harmless. It never applies to "mfa: none" exceptions, which match
+	// their paths case-exactly: exempting a case variant is not harmless.
 	CaseInsensitive *bool `yaml:"case_insensitive"`
 
 	// Rules are tried in order; the first one that admits a request decides it.
@@ -40,7 +42,9 @@ type RuleConfig struct {
 
 	// MFA is "required" (the default, also when empty) or "none". A "none"
 	// rule is an exception: placed before a broader rule, it exempts the
-	// requests it matches.
+	// requests it matches. An exception's path matches case-exactly, whatever
+	// CaseInsensitive says, so it never exempts a case variant of what it
+	// names.
 	MFA string `yaml:"mfa"`
 
 	// GracePeriod optionally overrides the global grace period for this rule:

@@ -37,7 +37,15 @@
 //     and host;
 //   - an empty method stands for every method and an empty host for every
 //     host: the request is protected if any method or host could make it so;
-//   - in case-insensitive mode (the default), segments are compared after
-//     Unicode case folding, so "/CUSTOMER-PASSWORD" and "/customer-paſſword"
-//     (long s) both match "/customer-password".
+//   - in case-insensitive mode (the default), segments are compared with the
+//     patterns of rules that require MFA after Unicode case folding, so
+//     "/CUSTOMER-PASSWORD" and "/customer-paſſword" (long s) both match
+//     "/customer-password";
+//   - an "mfa: none" exception exempts only what it names, exactly as
+//     written: its literal segments are compared case-exactly in either mode,
+//     and its host, if any, with ASCII case folding only. A case variant of
+//     an exception ("/carts/1/PUBLIC" for "/carts/{id}/public", also when
+//     percent-encoded as in "/carts/1/%50UBLIC") is not exempted: it falls
+//     through to the rules after the exception, such as the broader rule
+//     the exception carves out of.
 package policy

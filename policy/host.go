@@ -15,6 +15,12 @@ type hostPattern struct {
 	// ".example.com".
 	name     string
 	wildcard bool
+	// exact restricts case folding to ASCII letters, the only folding host
+	// names get from DNS and from upstream virtual-host routing. It is set
+	// for "mfa: none" exceptions, which must not exempt a name that only
+	// Unicode folding makes equal (the Kelvin sign for "k"), while rules
+	// requiring MFA fold fully: over-protecting is the safe side.
+	exact bool
 	// port is the port the rule names, without leading zeros; "" admits
 	// every port.
 	port string
@@ -177,23 +183,44 @@ func (h *hostPattern) admits(r reqHost) bool {
 		return false
 	}
 	if h.addr.IsValid() {
-		if strings.EqualFold(r.name, h.name) {
+		if h.equalFold(r.name, h.name) {
 			return true
 		}
 		a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(r.name, "["), "]"))
 		return err == nil && a.Unmap() == h.addr.Unmap()
 	}
 	if !h.wildcard {
-		return strings.EqualFold(r.name, h.name)
+		return h.equalFold(r.name, h.name)
 	}
-	if n := len(r.name) - len(h.name); n > 0 && strings.EqualFold(r.name[n:], h.name) {
+	if n := len(r.name) - len(h.name); n > 0 && h.equalFold(r.name[n:], h.name) {
 		return true
 	}
-	if isASCII(r.name) {
+	if h.exact || isASCII(r.name) {
 		return false
 	}
 	// Case folding can change a character's length in bytes (the Kelvin sign
 	// folds to "k"), so compare folded strings.
 	f := foldString(r.name)
 	return len(f) > len(h.name) && strings.HasSuffix(f, h.name)
+}
+
+// equalFold compares a request's host name with the pattern's name (lower
+// case, ASCII), folding only ASCII letters when the pattern is exact.
+func (h *hostPattern) equalFold(req, name string) bool {
+	if !h.exact {
+		return strings.EqualFold(req, name)
+	}
+	if len(req) != len(name) {
+		return false
+	}
+	for i := 0; i < len(req); i++ {
+		c := req[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != name[i] {
+			return false
+		}
+	}
+	return true
 }

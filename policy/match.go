@@ -2,7 +2,6 @@ package policy
 
 import (
 	"math"
-	"slices"
 	"strings"
 )
 
@@ -11,6 +10,49 @@ type entry struct {
 	rule    *Rule
 	methods methodSet
 	host    hostPattern
+
+	// exact is the pattern of an "mfa: none" exception in a case-insensitive
+	// policy, its literals as written (not folded), nil for every other rule. The trie compares folded segments,
+	// which is right for rules requiring MFA (the strictest reading wins),
+	// but an exception must exempt only what its pattern names: a case
+	// variant ("/carts/1/PUBLIC" for "/carts/{id}/public") may be routed to
+	// something else by a case-sensitive upstream. An exception with an
+	// exact pattern therefore admits a reading only if the reading's
+	// segments equal its literals as written (see matchesExactly), and a
+	// case variant falls through to the rules after it.
+	exact []patternSeg
+}
+
+// admitsCase reports whether e's literals admit the reading as it is
+// spelled; only an exception with an exact pattern can refuse.
+func (e *entry) admitsCase(reading string) bool {
+	return e.exact == nil || matchesExactly(e.exact, reading)
+}
+
+// matchesExactly reports whether reading matches the pattern segs with the
+// literal segments compared byte for byte, as written. It is called only for
+// readings the folded trie matched to segs, but checks the whole match
+// anyway, refusing whatever does not line up.
+func matchesExactly(segs []patternSeg, reading string) bool {
+	p := reading
+	for _, s := range segs {
+		for len(p) > 0 && p[0] == '/' {
+			p = p[1:]
+		}
+		if s.kind == segRest {
+			return true
+		}
+		seg := p
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			seg, p = p[:i], p[i:]
+		} else {
+			p = ""
+		}
+		if seg == "" || s.kind == segLiteral && seg != s.lit {
+			return false
+		}
+	}
+	return strings.Trim(p, "/") == ""
 }
 
 // maxHosts bounds the hosts a query considers: the request's own and those
@@ -37,9 +79,10 @@ type query struct {
 	fold    bool // case-insensitive policy
 
 	// Per reading.
-	best  int   // Index of rule; math.MaxInt when none
-	rule  *Rule // first rule that admits every world
-	maybe []*Rule
+	reading string // as spelled, not folded
+	best    int    // Index of rule; math.MaxInt when none
+	rule    *Rule  // first rule that admits every world
+	maybe   []*Rule
 }
 
 // admit reports whether e admits the request in some world (maybe) and in
@@ -71,13 +114,16 @@ func (q *query) consider(es []*entry) {
 			return
 		}
 		if !q.unknown {
-			if e.methods.has(q.method, q.mbit) && e.host.admits(q.hosts[0]) {
+			if e.methods.has(q.method, q.mbit) && e.host.admits(q.hosts[0]) && e.admitsCase(q.reading) {
 				q.best, q.rule = e.rule.Index, e.rule
 				return
 			}
 			continue
 		}
 		maybe, sure := e.admit(q)
+		if maybe && !e.admitsCase(q.reading) {
+			continue
+		}
 		if sure {
 			q.best, q.rule = e.rule.Index, e.rule
 			return
@@ -90,7 +136,7 @@ func (q *query) consider(es []*entry) {
 
 // match returns the rule deciding one reading.
 func (q *query) match(root *node, reading string) *Rule {
-	q.best, q.rule, q.maybe = math.MaxInt, nil, q.maybe[:0]
+	q.reading, q.best, q.rule, q.maybe = reading, math.MaxInt, nil, q.maybe[:0]
 	if root.min < q.best {
 		q.walk(root, reading)
 	}
@@ -133,7 +179,9 @@ func (q *query) addHost(authority string) {
 // received, query included. The path is matched under each of its
 // [Readings] and the strictest decision wins; if it has too many readings or
 // is longer than 8 KiB, it is decided by the strictest rule requiring MFA
-// that admits the method and host, whatever its path.
+// that admits the method and host, whatever its path. In a case-insensitive
+// policy only rules requiring MFA ignore case: an "mfa: none" exception
+// admits a reading only as its pattern spells it.
 func (p *Policy) Match(method, host, rawPath string) *Rule {
 	return p.decide(method, host, rawPath, nil)
 }
@@ -150,9 +198,11 @@ func (p *Policy) MayProtect(host, rawPath string) bool {
 // Explanation tells how a request was decided.
 type Explanation struct {
 	// Readings are the normalized readings of the path that were matched,
-	// case-folded when the policy is case-insensitive. It is empty when the
-	// path exceeded the normalization limits and the request was decided
-	// without looking at its path.
+	// spelled as in the request: a case-insensitive policy folds them when
+	// comparing them with rules that require MFA, while "mfa: none"
+	// exceptions compare them as they are. It is empty when the path
+	// exceeded the normalization limits and the request was decided without
+	// looking at its path.
 	Readings []string
 
 	// Rule is the deciding rule, as Match returns it.
@@ -164,12 +214,6 @@ type Explanation struct {
 func (p *Policy) Explain(method, host, rawPath string) Explanation {
 	var rec []string
 	r := p.decide(method, host, rawPath, &rec)
-	if p.caseInsensitive {
-		for i, s := range rec {
-			rec[i] = foldString(s)
-		}
-		rec = dedupe(rec)
-	}
 	return Explanation{Readings: rec, Rule: r}
 }
 
@@ -221,15 +265,4 @@ func (p *Policy) strictest(q *query) *Rule {
 		}
 	}
 	return nil
-}
-
-// dedupe removes repeated strings, keeping the first of each.
-func dedupe(list []string) []string {
-	out := list[:0]
-	for _, s := range list {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }

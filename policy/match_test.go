@@ -132,7 +132,10 @@ func TestMatchFirstMatchOrder(t *testing.T) {
 	}{
 		{"POST", "/carts/1/share", ruleCartShare},
 		{"POST", "/carts/1/share/", ruleCartShare},
-		{"POST", "/CARTS/1/Share", ruleCartShare},
+		// The exception matches case-exactly; a case variant falls through
+		// to the rule it carves out of.
+		{"POST", "/CARTS/1/Share", ruleCarts},
+		{"POST", "/carts/1/Share", ruleCarts},
 		{"PATCH", "/carts/1/share", ruleCarts}, // the exception is for POST only
 		{"POST", "/carts/1/share/x", ruleCarts},
 		{"POST", "/carts/1/shares", ruleCarts},
@@ -427,6 +430,149 @@ func TestMatchCaseSensitive(t *testing.T) {
 	}
 }
 
+// An "mfa: none" exception exempts only what it names, as written: in a
+// case-insensitive policy, rules requiring MFA still match every case
+// variant, but a case variant of an exception falls through to the rules
+// after it.
+func TestMatchExceptionCase(t *testing.T) {
+	p := mustCompile(t, Config{Rules: []RuleConfig{
+		{Path: "/carts/{id}/public", Methods: []string{"GET", "POST"}, MFA: "none"},
+		{Path: "/customer-password/**", Methods: []string{"POST", "PATCH", "DELETE"}},
+		{Path: "/carts/**", Methods: []string{"POST", "PATCH", "DELETE"}},
+		{Path: "/Kiosk/{id}/Status", Host: "kiosk.example.com", Methods: []string{"*"}, MFA: "none"},
+		{Path: "/kiosk/**", Host: "kiosk.example.com", Methods: []string{"*"}},
+		{Path: "/Static/**", Methods: []string{"*"}, MFA: "none"},
+		{Path: "/static/**", Methods: []string{"*"}},
+	}})
+	tests := []struct {
+		method, host, path string
+		want               int
+	}{
+		// The exception as written, and spellings that decode to it.
+		{"POST", "shop.example.com", "/carts/1/public", 0},
+		{"POST", "shop.example.com", "/carts/1/public/", 0},
+		{"POST", "shop.example.com", "/carts/1/public?X=Y", 0},
+		{"POST", "shop.example.com", "/carts/1/%70ublic", 0},
+		{"POST", "shop.example.com", "/carts/1/x/../public", 0},
+		{"GET", "shop.example.com", "/carts/1/public", 0},
+		// Case variants of the exception are protected by /carts/**.
+		{"POST", "shop.example.com", "/carts/1/PUBLIC", 2},
+		{"POST", "shop.example.com", "/Carts/1/public", 2},
+		{"POST", "shop.example.com", "/CARTS/1/Public", 2},
+		{"POST", "shop.example.com", "/carts/1/publiC", 2},
+		{"POST", "shop.example.com", "/carts/1/%50UBLIC", 2},
+		{"POST", "shop.example.com", "/carts/1/%50ublic", 2},
+		{"POST", "shop.example.com", "/carts/1/publi%43", 2},
+		{"POST", "shop.example.com", "/%43arts/1/public", 2},
+		{"POST", "shop.example.com", "/carts/1/%2550UBLIC", 2},           // double-encoded
+		{"POST", "shop.example.com", "/carts/1/%u0050ublic", 2},          // IIS %u escape
+		{"POST", "shop.example.com", "/carts/1/pub%C4%B1ic", 2},          // dotless i folds to i
+		{"POST", "shop.example.com", "/carts/1/PUBLIC.json", 2},          // format suffix
+		{"POST", "shop.example.com", "/carts/1/PUBLIC;x=y", 2},           // ;params
+		{"POST", "shop.example.com", "/carts/1/x/../PUBLIC", 2},          // dot segments
+		{"POST", "shop.example.com", "https://shop/carts/1/PUBLIC", 2},   // absolute form
+		{"POST", "shop.example.com", "/carts/1/public%2F..%2FPUBLIC", 2}, // one reading exempt, one not
+		{"", "shop.example.com", "/carts/1/PUBLIC", 2},
+		// It falls through to what else matches: nothing protects GET.
+		{"GET", "shop.example.com", "/carts/1/PUBLIC", -1},
+		// Rules requiring MFA still match every case.
+		{"POST", "shop.example.com", "/CUSTOMER-PASSWORD/DE--42", 1},
+		{"POST", "shop.example.com", "/Carts/1/Items", 2},
+		{"POST", "shop.example.com", "/carts/1/PUBLIC/x", 2},
+
+		// A host-scoped exception with capitals in its path. Host names are
+		// compared with ASCII case folding, as DNS and virtual-host routing
+		// do, but no further: the Kelvin sign folds to "k" only in Unicode.
+		{"GET", "kiosk.example.com", "/Kiosk/1/Status", 3},
+		{"GET", "KIOSK.Example.COM", "/Kiosk/1/Status", 3},
+		{"GET", "kiosk.example.com.", "/Kiosk/1/Status", 3},
+		{"GET", "kiosk.example.com", "/%4Biosk/1/Status", 3},
+		{"GET", "kiosk.example.com", "/kiosk/1/status", 4},
+		{"GET", "kiosk.example.com", "/KIOSK/1/STATUS", 4},
+		{"GET", "kiosk.example.com", "/Kiosk/1/status", 4},
+		{"GET", "kiosk.example.com", "/%6Biosk/1/Status", 4},
+		{"GET", "kiosk.example.com", "/\u212aiosk/1/Status", 4},
+		{"GET", "\u212aiosk.example.com", "/Kiosk/1/Status", 4},
+		{"GET", "", "/Kiosk/1/Status", 4},
+		{"GET", "shop.example.com", "/Kiosk/1/Status", -1},
+		{"GET", "shop.example.com", "/kiosk/1/status", -1},
+
+		// An exception ending in /**: only below its literal as written.
+		{"GET", "", "/Static", 5},
+		{"GET", "", "/Static/app.js", 5},
+		{"GET", "", "/Static/A/b/C", 5},
+		{"GET", "", "/static/app.js", 6},
+		{"GET", "", "/STATIC/app.js", 6},
+		{"GET", "", "/static", 6},
+		{"GET", "", "/%53tatic/app.js", 5},
+		{"GET", "", "/%73tatic/app.js", 6},
+	}
+	for _, tt := range tests {
+		if got := p.Match(tt.method, tt.host, tt.path); index(got) != tt.want {
+			t.Errorf("Match(%q, %q, %q) = %v, want rule %d; readings %q",
+				tt.method, tt.host, tt.path, got, tt.want, Readings(tt.path))
+		}
+		if got, ex := p.Match(tt.method, tt.host, tt.path), p.Explain(tt.method, tt.host, tt.path); ex.Rule != got {
+			t.Errorf("Explain(%q, %q, %q).Rule = %v, but Match = %v", tt.method, tt.host, tt.path, ex.Rule, got)
+		}
+	}
+
+	// A case-sensitive policy matches every rule case-exactly.
+	cs := mustCompile(t, Config{CaseInsensitive: ptr(false), Rules: []RuleConfig{
+		{Path: "/carts/{id}/public", MFA: "none"},
+		{Path: "/carts/**"},
+	}})
+	for _, tt := range []struct {
+		path string
+		want int
+	}{
+		{"/carts/1/public", 0},
+		{"/carts/1/PUBLIC", 1},
+		{"/carts/1/%50UBLIC", 1},
+		{"/Carts/1/public", -1},
+	} {
+		if got := cs.Match("POST", "", tt.path); index(got) != tt.want {
+			t.Errorf("case-sensitive: Match(%q) = %v, want rule %d", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestMatchesExactly(t *testing.T) {
+	segs, err := parsePattern("/Carts/{id}/Public/**", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		reading string
+		want    bool
+	}{
+		{"/Carts/1/Public", true},
+		{"/Carts/1/Public/", true},
+		{"/Carts/1/Public/x/y", true},
+		{"//Carts//1//Public", true},
+		{"/carts/1/Public", false},
+		{"/Carts/1/public", false},
+		{"/Carts/1", false},
+		{"/Carts", false},
+		{"/", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := matchesExactly(segs, tt.reading); got != tt.want {
+			t.Errorf("matchesExactly(%q, %q) = %t, want %t", "/Carts/{id}/Public/**", tt.reading, got, tt.want)
+		}
+	}
+	exact, err := parsePattern("/a/{id}", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for reading, want := range map[string]bool{"/a/1": true, "/a/1/": true, "/a/1/2": false, "/a": false, "/A/1": false} {
+		if got := matchesExactly(exact, reading); got != want {
+			t.Errorf("matchesExactly(%q, %q) = %t, want %t", "/a/{id}", reading, got, want)
+		}
+	}
+}
+
 func TestMatchUnicodeFolding(t *testing.T) {
 	p := mustCompile(t, Config{Rules: []RuleConfig{{Path: "/straße/{id}"}, {Path: "/kelvin"}}})
 	tests := []struct {
@@ -490,9 +636,13 @@ func TestExplain(t *testing.T) {
 		readings []string
 		want     int
 	}{
-		{"/Customer-Password/DE--42", []string{"/customer-password/de--42"}, rulePassword},
+		// Readings keep their case: exceptions compare them as they are.
+		{"/Customer-Password/DE--42", []string{"/Customer-Password/DE--42"}, rulePassword},
 		{"/carts/1/share.json", []string{"/carts/1/share.json", "/carts/1/share"}, ruleCarts},
-		{"/customer-password%2FDE--42", []string{"/customer-password%2fde--42", "/customer-password/de--42"}, rulePassword},
+		{"/customer-password%2FDE--42", []string{"/customer-password%2FDE--42", "/customer-password/DE--42"}, rulePassword},
+		{"/carts/1/share", []string{"/carts/1/share"}, ruleCartShare},
+		{"/carts/1/SHARE", []string{"/carts/1/SHARE"}, ruleCarts},
+		{"/carts/1/%53hare", []string{"/carts/1/Share"}, ruleCarts},
 		{"/" + strings.Repeat("x", maxPathLen), nil, rulePassword},
 	}
 	for _, tt := range tests {

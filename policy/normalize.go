@@ -76,8 +76,8 @@ type readingSet struct {
 // segment characters; ";params"; trailing dots and white space; a format
 // extension on the last segment; "+" for a space; overlong UTF-8;
 // truncation at NUL, control bytes, invalid escapes and invalid UTF-8; and a
-// target without a leading "/". Case is
-// kept; a case-insensitive policy folds it when matching.
+// target without a leading "/". Case is kept; a case-insensitive policy folds
+// it when matching rules that require MFA, but not "mfa: none" exceptions.
 func Readings(rawPath string) []string {
 	var clean [2]string
 	if n := cleanReadings(rawPath, &clean); n > 0 {

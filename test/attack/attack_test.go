@@ -102,9 +102,6 @@ type attack struct {
 	req          func(c *rc) harness.Req
 	// want lists the acceptable glue codes, or malformed.
 	want []string
-	// gap, when set, names a known, reported policy gap: the row still
-	// runs, and an allow skips it with that explanation instead of failing.
-	gap string
 }
 
 func deny(codes ...string) []string { return codes }
@@ -257,9 +254,7 @@ func corpus() []attack {
 	} {
 		add(pathRow("path/exception-escape", p.name, "POST", p.path))
 	}
-	add(known(pathRow("path/exception-escape", "exception name in another case", "POST", "/carts/1/PUBLIC"),
-		"policy folds the case of mfa: none exceptions too, so a case-sensitive upstream may route /carts/1/PUBLIC "+
-			"to a protected handler while the exception /carts/{id}/public lets it through"))
+	add(pathRow("path/exception-escape", "exception name in another case", "POST", "/carts/1/PUBLIC"))
 	add(pathRow("path/trailing-dots-spaces", "NTFS ::$DATA stream suffix", "POST", "/checkout::$DATA"),
 		pathRow("path/trailing-dots-spaces", "NTFS named stream suffix", "POST", "/checkout:x:$DATA"),
 		pathRow("path/trailing-dots-spaces", "NTFS stream suffix, lower case", "POST", "/customer-password/1::$data"))
@@ -666,9 +661,6 @@ func TestAttackCorpus(t *testing.T) {
 			}
 			req := a.req(c)
 			got := s.Check(req.Build())
-			if a.gap != "" && got.Allowed {
-				t.Skipf("known policy gap (reported): %s; got %s", a.gap, got)
-			}
 			if !got.Denied() || !wanted(got, a.want) {
 				t.Fatalf("%s / %s: got %s, want a denial %v\nrequest: %s %q host %q headers %q header_map %v jwt %v",
 					a.family, a.name, got, a.want, req.Method, req.Path, req.Host, req.Headers, req.HeaderMap, req.JWT)
@@ -679,12 +671,6 @@ func TestAttackCorpus(t *testing.T) {
 	for _, f := range slices.Sorted(maps.Keys(families)) {
 		t.Logf("  %-28s %3d", f, families[f])
 	}
-}
-
-// known marks a row as a known, reported policy gap.
-func known(a attack, gap string) attack {
-	a.gap = gap
-	return a
 }
 
 func wanted(o harness.Outcome, want []string) bool {
