@@ -5,19 +5,23 @@
 // upstream saw.
 package caddy
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/mfa-authz/mfa-authz/test/testproc"
+)
 
 const protectedPath = "/customer-password/DE--42"
 
 func TestCaddyForwardAuth(t *testing.T) {
-	caddyBin := findCaddy(t)
-	bin := buildBinary(t)
+	caddyBin := testproc.Require(t, "caddy")
+	bin := testproc.BuildT(t)
 	up := startUpstream(t)
 	glue, alice := startMFAAuthz(t, bin, "glue", "alice")
 	problem, _ := startMFAAuthz(t, bin, "problem", "alice")
-	glueSite, problemSite := freeAddr(t), freeAddr(t)
+	glueSite, problemSite := testproc.FreeAddr(t), testproc.FreeAddr(t)
 	caddy := startCaddy(t, caddyBin, []site{{glueSite, glue.httpAddr}, {problemSite, problem.httpAddr}}, up.addr)
-	logs := func() string { return caddy.logTail() + glue.logTail() + problem.logTail() }
+	logs := func() string { return caddy.Tail() + glue.Tail() + problem.Tail() }
 
 	// denied asserts that a request got exactly this denial and did not
 	// reach the upstream.

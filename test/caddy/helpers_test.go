@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,157 +13,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
+	"github.com/mfa-authz/mfa-authz/test/testproc"
 )
-
-// findCaddy returns the caddy binary's path. A missing caddy fails the
-// test under CI=true, where `make test` must have installed it, and skips
-// it elsewhere.
-func findCaddy(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("caddy")
-	if err == nil {
-		return path
-	}
-	msg := fmt.Sprintf("caddy not found (%v): run `make test-deps` or `apt-get install caddy`", err)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// buildBinary builds cmd/mfa-authz into a temp dir, within 5 minutes.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("cannot find the module root: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "mfa-authz")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/mfa-authz")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/mfa-authz: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer collects a child's output from two copiers at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// process is a child process that is killed when the test ends.
-type process struct {
-	name    string
-	cmd     *exec.Cmd
-	out     *syncBuffer
-	done    chan struct{} // closed once the process has exited
-	waitErr error         // valid once done is closed
-}
-
-// start runs cmd as a child process of the test.
-func start(t *testing.T, name string, cmd *exec.Cmd) *process {
-	t.Helper()
-	p := &process{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-// logTail returns the process's last output lines, for failure messages.
-func (p *process) logTail() string {
-	lines := strings.Split(strings.TrimRight(p.out.String(), "\n"), "\n")
-	if len(lines) > 30 {
-		lines = lines[len(lines)-30:]
-	}
-	return fmt.Sprintf("\n--- %s output (tail) ---\n%s", p.name, strings.Join(lines, "\n"))
-}
-
-// waitHTTP polls url until answer accepts a response, the process exits,
-// or timeout passes.
-func (p *process) waitHTTP(t *testing.T, url string, timeout time.Duration, answer func(*http.Response) bool) {
-	t.Helper()
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(timeout)
-	last := "no attempt"
-	for {
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited before answering %s: %v%s", p.name, url, p.waitErr, p.logTail())
-		default:
-		}
-		resp, err := client.Get(url)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if answer(resp) {
-				return
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer %s within %s (last: %s)%s", p.name, url, timeout, last, p.logTail())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // mfaAuthz is a running `mfa-authz serve` with its own config and store.
 type mfaAuthz struct {
-	*process
+	*testproc.Process
 	cfg      string
 	httpAddr string
 }
@@ -175,7 +35,7 @@ type mfaAuthz struct {
 func startMFAAuthz(t *testing.T, bin, profile, user string) (*mfaAuthz, *store.TOTP) {
 	t.Helper()
 	dir := t.TempDir()
-	m := &mfaAuthz{cfg: filepath.Join(dir, "mfa-authz.yaml"), httpAddr: freeAddr(t)}
+	m := &mfaAuthz{cfg: filepath.Join(dir, "mfa-authz.yaml"), httpAddr: testproc.FreeAddr(t)}
 	cfg := fmt.Sprintf(`server:
   grpc_address: %s
   http_address: %s
@@ -196,14 +56,14 @@ policy:
   rules:
     - path: /customer-password/**
       methods: [POST, PATCH, DELETE]
-`, freeAddr(t), m.httpAddr, profile,
+`, testproc.FreeAddr(t), m.httpAddr, profile,
 		strconv.Quote(filepath.Join(dir, "data", "store")), strconv.Quote(filepath.Join(dir, "secrets", "store.key")))
 	if err := os.WriteFile(m.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f := enroll(t, bin, m.cfg, user)
-	m.process = start(t, "mfa-authz ("+profile+")", exec.Command(bin, "serve", "--config", m.cfg))
-	m.waitHTTP(t, "http://"+m.httpAddr+"/readyz", 10*time.Second, func(r *http.Response) bool { return r.StatusCode == 200 })
+	m.Process = testproc.Start(t, "mfa-authz ("+profile+")", exec.Command(bin, "serve", "--config", m.cfg))
+	m.WaitHTTP(t, "http://"+m.httpAddr+"/readyz", 10*time.Second, func(r *http.Response) bool { return r.StatusCode == 200 })
 	return m, f
 }
 
@@ -332,7 +192,7 @@ http://%s {
 
 // startCaddy runs `caddy run` on the Caddyfile for sites and waits (at most
 // 15 s) until every site answers.
-func startCaddy(t *testing.T, bin string, sites []site, upstream string) *process {
+func startCaddy(t *testing.T, bin string, sites []site, upstream string) *testproc.Process {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "Caddyfile")
@@ -343,9 +203,9 @@ func startCaddy(t *testing.T, bin string, sites []site, upstream string) *proces
 	// Caddy keeps state under the user's config and data dirs: use the test's.
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"))
-	p := start(t, "caddy", cmd)
+	p := testproc.Start(t, "caddy", cmd)
 	for _, s := range sites {
-		p.waitHTTP(t, "http://"+s.addr+"/", 15*time.Second, func(*http.Response) bool { return true })
+		p.WaitHTTP(t, "http://"+s.addr+"/", 15*time.Second, func(*http.Response) bool { return true })
 	}
 	return p
 }

@@ -228,16 +228,16 @@ func TestGlue(t *testing.T) {
 		defer cancel()
 		stream, err := reflectionpb.NewServerReflectionClient(s.conn).ServerReflectionInfo(ctx)
 		if err != nil {
-			t.Fatalf("reflection: %v%s", err, s.logTail())
+			t.Fatalf("reflection: %v%s", err, s.Tail())
 		}
 		err = stream.Send(&reflectionpb.ServerReflectionRequest{
 			MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{ListServices: "*"}})
 		if err != nil {
-			t.Fatalf("reflection send: %v%s", err, s.logTail())
+			t.Fatalf("reflection send: %v%s", err, s.Tail())
 		}
 		resp, err := stream.Recv()
 		if err != nil {
-			t.Fatalf("reflection recv: %v%s", err, s.logTail())
+			t.Fatalf("reflection recv: %v%s", err, s.Tail())
 		}
 		_ = stream.CloseSend()
 		var names []string
@@ -256,13 +256,13 @@ func TestGlue(t *testing.T) {
 		defer cancel()
 		resp, err := s.health.Check(ctx, &healthpb.HealthCheckRequest{Service: "envoy.service.auth.v3.Authorization"})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			t.Errorf("health of envoy.service.auth.v3.Authorization: %v, %v; want SERVING%s", resp.GetStatus(), err, s.logTail())
+			t.Errorf("health of envoy.service.auth.v3.Authorization: %v, %v; want SERVING%s", resp.GetStatus(), err, s.Tail())
 		}
 	})
 
 	t.Run("logs are json", func(t *testing.T) {
 		var found bool
-		for _, line := range strings.Split(strings.TrimRight(s.out.String(), "\n"), "\n") {
+		for _, line := range strings.Split(strings.TrimRight(s.Output(), "\n"), "\n") {
 			var rec map[string]any
 			if err := json.Unmarshal([]byte(line), &rec); err != nil {
 				t.Errorf("log line is not JSON (log.format json): %v: %s", err, line)
@@ -280,7 +280,7 @@ func TestGlue(t *testing.T) {
 			}
 		}
 		if !found {
-			t.Errorf("no JSON log line with msg \"mfa-authz serving\" (log.format json)%s", s.logTail())
+			t.Errorf("no JSON log line with msg \"mfa-authz serving\" (log.format json)%s", s.Tail())
 		}
 	})
 
@@ -456,7 +456,7 @@ func TestGlue(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if resp, err := s.health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			t.Fatalf("health: %v, %v; want SERVING%s", resp.GetStatus(), err, s.logTail())
+			t.Fatalf("health: %v, %v; want SERVING%s", resp.GetStatus(), err, s.Tail())
 		}
 		s.expectAllowed(t, s.check(t, req{method: "GET", path: "/", user: "alice"}.build(t)), "")
 		s.expectAllowed(t, s.check(t, protected("alice", "").build(t)), "totp")
@@ -468,9 +468,9 @@ func TestGlue(t *testing.T) {
 	ritaStep := rita.step()
 	must(t.Run("SIGTERM exits 0", func(t *testing.T) {
 		s.expectAllowed(t, s.check(t, protected("rita", rita.codeAt(t, ritaStep)).build(t)), "totp")
-		code, took := s.stop(t)
+		code, took := s.Stop(t, 5*time.Second)
 		if code != 0 {
-			t.Fatalf("exit status %d after SIGTERM, want 0%s", code, s.logTail())
+			t.Fatalf("exit status %d after SIGTERM, want 0%s", code, s.Tail())
 		}
 		t.Logf("exited in %s", took)
 	}))
@@ -486,7 +486,7 @@ func TestGlue(t *testing.T) {
 	})
 
 	t.Run("secrets never logged", func(t *testing.T) {
-		logs := s.out.String() + s2.out.String()
+		logs := s.Output() + s2.Output()
 		for name, f := range users {
 			if strings.Contains(logs, f.secret) {
 				t.Errorf("the server log contains %s's TOTP secret", name)
@@ -495,8 +495,8 @@ func TestGlue(t *testing.T) {
 	})
 
 	t.Run("SIGTERM after restart exits 0", func(t *testing.T) {
-		if code, _ := s2.stop(t); code != 0 {
-			t.Fatalf("exit status %d after SIGTERM, want 0%s", code, s2.logTail())
+		if code, _ := s2.Stop(t, 5*time.Second); code != 0 {
+			t.Fatalf("exit status %d after SIGTERM, want 0%s", code, s2.Tail())
 		}
 	})
 }

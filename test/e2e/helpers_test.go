@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,8 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +30,7 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
+	"github.com/mfa-authz/mfa-authz/test/testproc"
 )
 
 // binPath is the mfa-authz binary built once by TestMain.
@@ -49,30 +47,15 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err == nil {
-		_, err = os.Stat(filepath.Join(root, "go.mod"))
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: cannot find the module root: %v\n", err)
-		return 1
-	}
 	dir, err := os.MkdirTemp("", "mfa-authz-e2e-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	binPath = filepath.Join(dir, "mfa-authz")
-	args := []string{"build", "-o", binPath}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "./cmd/mfa-authz")
-	build := exec.Command("go", args...)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: go %s: %v\n%s", strings.Join(args, " "), err, out)
+	binPath, err = testproc.Build(dir, raceEnabled)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
 	return m.Run()
@@ -270,18 +253,6 @@ func parseRecoveryText(t *testing.T, block string) []string {
 // ---------------------------------------------------------------------------
 // Config files.
 
-// freePort returns a loopback address that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // cfgOpts shapes one config file. Empty fields keep the defaults used by
 // most scenarios.
 type cfgOpts struct {
@@ -310,7 +281,7 @@ type testEnv struct {
 func newEnv(t *testing.T, o cfgOpts) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
-	e := &testEnv{dir: dir, cfg: filepath.Join(dir, "mfa-authz.yaml"), addr: freePort(t)}
+	e := &testEnv{dir: dir, cfg: filepath.Join(dir, "mfa-authz.yaml"), addr: testproc.FreeAddr(t)}
 	var b strings.Builder
 	fmt.Fprintf(&b, "server:\n  grpc_address: %s\n  shutdown_timeout: 5s\n", e.addr)
 	fmt.Fprintf(&b, "storage:\n  path: %s\n  key_file: %s\n",
@@ -343,65 +314,27 @@ func newEnv(t *testing.T, o cfgOpts) *testEnv {
 // ---------------------------------------------------------------------------
 // The server process.
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a child's
-// stdout and stderr copiers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // server is a running `mfa-authz serve` child process and a client of it.
 type server struct {
-	env     *testEnv
-	cmd     *exec.Cmd
-	out     *syncBuffer
-	done    chan struct{} // closed when the process has exited
-	waitErr error         // valid once done is closed
-	conn    *grpc.ClientConn
-	authz   authv3.AuthorizationClient
-	health  healthpb.HealthClient
+	*testproc.Process
+	env    *testEnv
+	conn   *grpc.ClientConn
+	authz  authv3.AuthorizationClient
+	health healthpb.HealthClient
 }
 
 // startServer starts `mfa-authz serve --config` for e and waits (at most
 // 10 s) until its gRPC health check answers SERVING.
 func startServer(t *testing.T, e *testEnv) *server {
 	t.Helper()
-	s := &server{env: e, out: &syncBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(binPath, "serve", "--config", e.cfg)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start serve: %v", err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.done)
-	}()
+	s := &server{env: e}
+	// Registered before Start's cleanup, so it runs after the kill.
 	t.Cleanup(func() {
-		if s.conn != nil {
-			s.conn.Close()
-		}
-		select {
-		case <-s.done:
-		default:
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-		if raceEnabled && strings.Contains(s.out.String(), "WARNING: DATA RACE") {
-			t.Errorf("data race in the server:\n%s", s.out.String())
+		if s.Process != nil && raceEnabled && strings.Contains(s.Output(), "WARNING: DATA RACE") {
+			t.Errorf("data race in the server:\n%s", s.Output())
 		}
 	})
+	s.Process = testproc.Start(t, "mfa-authz serve", exec.Command(binPath, "serve", "--config", e.cfg))
 	conn, err := grpc.NewClient(e.addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithConnectParams(grpc.ConnectParams{
@@ -411,65 +344,12 @@ func startServer(t *testing.T, e *testEnv) *server {
 	if err != nil {
 		t.Fatalf("grpc client for %s: %v", e.addr, err)
 	}
+	t.Cleanup(func() { conn.Close() })
 	s.conn = conn
 	s.authz = authv3.NewAuthorizationClient(conn)
 	s.health = healthpb.NewHealthClient(conn)
-
-	deadline := time.Now().Add(10 * time.Second)
-	var last string
-	for {
-		select {
-		case <-s.done:
-			t.Fatalf("serve exited before answering health checks: %v\n%s", s.waitErr, s.logTail())
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		resp, err := s.health.Check(ctx, &healthpb.HealthCheckRequest{})
-		cancel()
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return s
-		}
-		last = fmt.Sprintf("status %v, error %v", resp.GetStatus(), err)
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not SERVING within 10s (last: %s)%s", last, s.logTail())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// logTail returns the server's last output lines, for failure messages.
-func (s *server) logTail() string {
-	lines := strings.Split(strings.TrimRight(s.out.String(), "\n"), "\n")
-	if len(lines) > 25 {
-		lines = lines[len(lines)-25:]
-	}
-	return "\n--- server log tail ---\n" + strings.Join(lines, "\n")
-}
-
-// stop sends SIGTERM and waits up to 5 s for the process to exit. It
-// returns the exit status and how long the exit took.
-func (s *server) stop(t *testing.T) (int, time.Duration) {
-	t.Helper()
-	start := time.Now()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM: %v%s", err, s.logTail())
-	}
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("serve still running 5s after SIGTERM%s", s.logTail())
-	}
-	took := time.Since(start)
-	var exit *exec.ExitError
-	switch {
-	case s.waitErr == nil:
-		return 0, took
-	case errors.As(s.waitErr, &exit):
-		return exit.ExitCode(), took
-	default:
-		t.Fatalf("wait: %v%s", s.waitErr, s.logTail())
-		return -1, took
-	}
+	s.WaitServing(t, conn, 10*time.Second)
+	return s
 }
 
 // check sends req and fails the test on a transport error.
@@ -479,7 +359,7 @@ func (s *server) check(t *testing.T, req *authv3.CheckRequest) *authv3.CheckResp
 	defer cancel()
 	resp, err := s.authz.Check(ctx, req)
 	if err != nil {
-		t.Fatalf("Check(%s): %v%s", prototext.Format(req), err, s.logTail())
+		t.Fatalf("Check(%s): %v%s", prototext.Format(req), err, s.Tail())
 	}
 	return resp
 }
@@ -599,7 +479,7 @@ func headerValues(hs []*corev3.HeaderValueOption) map[string][]*corev3.HeaderVal
 func (s *server) fail(t *testing.T, resp *authv3.CheckResponse, errs []string) {
 	t.Helper()
 	if len(errs) > 0 {
-		t.Fatalf("%s\nresponse: %s%s", strings.Join(errs, "\n"), show(resp), s.logTail())
+		t.Fatalf("%s\nresponse: %s%s", strings.Join(errs, "\n"), show(resp), s.Tail())
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
 	"github.com/mfa-authz/mfa-authz/test/smtptest"
+	"github.com/mfa-authz/mfa-authz/test/testproc"
 )
 
 // hookPeer is a real local HTTP server receiving signed webhook deliveries.
@@ -94,8 +95,8 @@ func lifecycleEnv(t *testing.T, profile string, mail *smtptest.Server, hook *hoo
 func lifecycleEnvTTL(t *testing.T, profile string, mail *smtptest.Server, hook *hookPeer, limits, ttl string) (*testEnv, string) {
 	t.Helper()
 	dir := t.TempDir()
-	e := &testEnv{dir: dir, cfg: filepath.Join(dir, "mfa-authz.yaml"), addr: freePort(t)}
-	httpAddr := freePort(t)
+	e := &testEnv{dir: dir, cfg: filepath.Join(dir, "mfa-authz.yaml"), addr: testproc.FreeAddr(t)}
+	httpAddr := testproc.FreeAddr(t)
 	ca := filepath.Join(dir, "smtp-ca.pem")
 	if err := os.WriteFile(ca, mail.CAPEM, 0o600); err != nil {
 		t.Fatal(err)

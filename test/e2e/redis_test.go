@@ -17,6 +17,7 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/test/redistest"
+	"github.com/mfa-authz/mfa-authz/test/testproc"
 )
 
 // redisEnv writes the config of one replica sharing the Redis at url and
@@ -24,7 +25,7 @@ import (
 func redisEnv(t *testing.T, url, keyFile string) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
-	e := &testEnv{dir: dir, cfg: filepath.Join(dir, "mfa-authz.yaml"), addr: freePort(t)}
+	e := &testEnv{dir: dir, cfg: filepath.Join(dir, "mfa-authz.yaml"), addr: testproc.FreeAddr(t)}
 	cfg := fmt.Sprintf(`server:
   grpc_address: %s
   shutdown_timeout: 5s
@@ -165,7 +166,7 @@ func (s *server) waitHealth(t *testing.T, want healthpb.HealthCheckResponse_Serv
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("health not %v within 10s (last %v, %v)%s", want, resp.GetStatus(), err, s.logTail())
+			t.Fatalf("health not %v within 10s (last %v, %v)%s", want, resp.GetStatus(), err, s.Tail())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -3,7 +3,6 @@
 package fault
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,31 +20,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
 	"github.com/mfa-authz/mfa-authz/test/attack/harness"
+	"github.com/mfa-authz/mfa-authz/test/testproc"
 )
-
-// syncBuffer collects the server's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // drainUser is an enrolled user whose replay-guard lock the test holds,
 // so that the user's verification is in flight in the server, blocked,
@@ -68,11 +48,8 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		t.Skip("starts the real binary")
 	}
 	dir := t.TempDir()
-	bin, err := harness.BuildBinary(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
+	bin := testproc.BuildT(t)
+	addr := testproc.FreeAddr(t)
 	storePath, keyFile := filepath.Join(dir, "data", "store"), filepath.Join(dir, "secrets", "store.key")
 	cfg := filepath.Join(dir, "mfa-authz.yaml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`server:
@@ -99,30 +76,15 @@ policy:
 	blocked := enrollDrainUsers(t, storePath, keyFile, 6)
 	loadUser := "load-user"
 
-	out := &syncBuffer{}
 	cmd := exec.Command(bin, "serve", "--config", cfg)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1) // receives the exit status once
-	gone := make(chan struct{})   // closed when the process has exited
-	go func() { exited <- cmd.Wait(); close(gone) }()
-	t.Cleanup(func() {
-		select {
-		case <-gone:
-		default:
-			_ = cmd.Process.Kill()
-			<-gone
-		}
-	})
+	srv := testproc.Start(t, "mfa-authz serve", cmd)
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	client := authv3.NewAuthorizationClient(conn)
-	waitServing(t, conn, exited, out)
+	srv.WaitServing(t, conn, 15*time.Second)
 
 	// Hold every blocked user's lock, then start their verifications.
 	var held []*os.File
@@ -157,7 +119,7 @@ policy:
 			inflight[i] = harness.Classify(client.Check(ctx, req))
 		}()
 	}
-	waitLocksOpen(t, cmd.Process.Pid, blocked, out)
+	waitLocksOpen(t, srv, cmd.Process.Pid, blocked)
 
 	// A steady load of fast checks on their own connections.
 	type result struct {
@@ -224,11 +186,11 @@ policy:
 		c.Close()
 	}
 	if !refused {
-		t.Fatalf("new connections still accepted 5s after SIGTERM%s", tail(out))
+		t.Fatalf("new connections still accepted 5s after SIGTERM%s", srv.Tail())
 	}
 	select {
-	case err := <-exited:
-		t.Fatalf("server exited (%v) with checks still in flight%s", err, tail(out))
+	case <-srv.Done():
+		t.Fatalf("server exited (%v) with checks still in flight%s", srv.Err(), srv.Tail())
 	default:
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -236,16 +198,16 @@ policy:
 	inflightWG.Wait()
 	for i, o := range inflight {
 		if !o.Allowed || o.Method != "totp" {
-			t.Errorf("check in flight at SIGTERM (%s with a right code): got %s, want allowed%s", blocked[i].user.Name, o, tail(out))
+			t.Errorf("check in flight at SIGTERM (%s with a right code): got %s, want allowed%s", blocked[i].user.Name, o, srv.Tail())
 		}
 	}
 	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("server exit: %v, want status 0%s", err, tail(out))
+	case <-srv.Done():
+		if err := srv.Err(); err != nil {
+			t.Fatalf("server exit: %v, want status 0%s", err, srv.Tail())
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatalf("server still running 10s after its last check%s", tail(out))
+		t.Fatalf("server still running 10s after its last check%s", srv.Tail())
 	}
 	exitedAt := time.Now()
 	time.Sleep(200 * time.Millisecond)
@@ -343,7 +305,7 @@ func enrollDrainUsers(t *testing.T, storePath, keyFile string, n int) []drainUse
 
 // waitLocksOpen waits until the server process has every blocked user's
 // lock file open: each verification is then in flight, polling for its lock.
-func waitLocksOpen(t *testing.T, pid int, users []drainUser, out *syncBuffer) {
+func waitLocksOpen(t *testing.T, srv *testproc.Process, pid int, users []drainUser) {
 	want := map[string]bool{}
 	for _, u := range users {
 		want[u.lock] = true
@@ -364,40 +326,5 @@ func waitLocksOpen(t *testing.T, pid int, users []drainUser, out *syncBuffer) {
 			return
 		}
 	}
-	t.Fatalf("the blocked verifications did not reach their locks within 10s%s", tail(out))
-}
-
-func waitServing(t *testing.T, conn *grpc.ClientConn, exited chan error, out *syncBuffer) {
-	hc := healthpb.NewHealthClient(conn)
-	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			t.Fatalf("server exited before serving: %v%s", err, tail(out))
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
-		cancel()
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
-	}
-	t.Fatalf("server not SERVING within 15s%s", tail(out))
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func tail(out *syncBuffer) string {
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) > 20 {
-		lines = lines[len(lines)-20:]
-	}
-	return "\n--- server output ---\n" + strings.Join(lines, "\n")
+	t.Fatalf("the blocked verifications did not reach their locks within 10s%s", srv.Tail())
 }

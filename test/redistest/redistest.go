@@ -10,13 +10,14 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mfa-authz/mfa-authz/test/testproc"
 )
 
 // Server is one redis-server process. Stop and Start may be called to
@@ -37,14 +38,7 @@ type Server struct {
 // Binary returns redis-server's path, or skips (fails under CI=true) t.
 func Binary(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server is not installed (CI=true): run `make test-deps` (Debian package redis-server)")
-		}
-		t.Skip("redis-server is not installed; `make test-deps` installs it (Debian package redis-server)")
-	}
-	return bin
+	return testproc.Require(t, "redis-server")
 }
 
 // Start starts a redis-server on a free loopback port and stops it when t ends.

@@ -13,8 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -410,18 +408,4 @@ func (o Outcome) String() string {
 	default:
 		return fmt.Sprintf("denied rpc=%v http=%d code=%s", o.RPC, o.HTTP, o.Code)
 	}
-}
-
-// ---------------------------------------------------------------------------
-// The binary.
-
-// BuildBinary builds cmd/mfa-authz into dir and returns its path.
-func BuildBinary(dir string) (string, error) {
-	bin := filepath.Join(dir, "mfa-authz")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/mfa-authz/mfa-authz/cmd/mfa-authz")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
 }
