@@ -56,8 +56,32 @@ type Service struct {
 	// (see NewLoggerWithLevel); nil leaves log.level to a restart.
 	Level *zap.AtomicLevel
 
-	ops *ops // metrics, decision log, readiness (ops.go)
+	ops        *ops          // metrics, decision log, readiness (ops.go)
+	engineOpts authz.Options // what New built Engine with
 }
+
+// EngineConfig is the engine's part of a validated config.
+func EngineConfig(c *config.Config) authz.Config {
+	return authz.Config{
+		Header:          c.MFA.Header,
+		GracePeriod:     *c.MFA.GracePeriod,
+		AllowUnenrolled: c.MFA.AllowUnenrolled,
+		TOTPSkew:        c.TOTP.Skew,
+		CodeMaxAttempts: c.Codes.MaxAttempts,
+		Identity: authz.IdentityConfig{
+			Header:            c.Identity.Header,
+			Namespace:         c.Identity.JWTMetadata.Namespace,
+			PayloadKey:        c.Identity.JWTMetadata.PayloadKey,
+			Claim:             c.Identity.JWTMetadata.Claim,
+			BearerFingerprint: c.Identity.BearerFingerprint,
+		},
+	}
+}
+
+// EngineOptions returns the options New built the engine with (the policy
+// as it was before any reload), so that a test can build an engine like it
+// around a wrapped store or another clock.
+func (s *Service) EngineOptions() authz.Options { return s.engineOpts }
 
 // Close releases the store and the cache.
 func (s *Service) Close() {
@@ -89,21 +113,8 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 	}
 	reg := regulation.New(c.Regulation)
 	shareSessions(st, sessions)
-	eng, err := authz.New(authz.Options{
-		Config: authz.Config{
-			Header:          c.MFA.Header,
-			GracePeriod:     *c.MFA.GracePeriod,
-			AllowUnenrolled: c.MFA.AllowUnenrolled,
-			TOTPSkew:        c.TOTP.Skew,
-			CodeMaxAttempts: c.Codes.MaxAttempts,
-			Identity: authz.IdentityConfig{
-				Header:            c.Identity.Header,
-				Namespace:         c.Identity.JWTMetadata.Namespace,
-				PayloadKey:        c.Identity.JWTMetadata.PayloadKey,
-				Claim:             c.Identity.JWTMetadata.Claim,
-				BearerFingerprint: c.Identity.BearerFingerprint,
-			},
-		},
+	opts := authz.Options{
+		Config:    EngineConfig(c),
 		Policy:    pol,
 		Profile:   prof,
 		Store:     st,
@@ -111,13 +122,14 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 		Regulator: reg,
 		Limiter:   sharedLimiter(st, c.Regulation),
 		Logger:    log,
-	})
+	}
+	eng, err := authz.New(opts)
 	if err != nil {
 		sessions.Close()
 		_ = st.Close()
 		return nil, err
 	}
-	svc := &Service{Config: c, Log: log, Engine: eng, Store: st, Sessions: sessions, Regulator: reg}
+	svc := &Service{Config: c, Log: log, Engine: eng, Store: st, Sessions: sessions, Regulator: reg, engineOpts: opts}
 	svc.initOps()
 	if svc.API, err = newAPI(c, log, eng, st, svc.ops.metrics); err != nil {
 		sessions.Close()

@@ -30,11 +30,9 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
-	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/service"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
-	"github.com/mfa-authz/mfa-authz/policy"
 )
 
 // Glue denial codes (README, "Profiles").
@@ -133,40 +131,12 @@ func Start(t testing.TB, o Options) *Server {
 	return s
 }
 
-// EngineOptions wires an engine from svc's config and collaborators, as
-// service.New does, deciding with st and the clock now (nil: time.Now).
+// EngineOptions wires an engine as service.New does for svc, deciding
+// with st and the clock now (nil: time.Now).
 func EngineOptions(svc *service.Service, st store.Store, now func() time.Time) authz.Options {
-	c := svc.Config
-	pol, err := policy.Compile(c.Policy)
-	if err != nil {
-		panic(err) // the config validated, so it compiles
-	}
-	prof, err := profile.New(c.MFA.Profile, c.MFA.Header, c.MFA.ProblemBaseURL)
-	if err != nil {
-		panic(err)
-	}
-	return authz.Options{
-		Config: authz.Config{
-			Header:          c.MFA.Header,
-			GracePeriod:     *c.MFA.GracePeriod,
-			AllowUnenrolled: c.MFA.AllowUnenrolled,
-			TOTPSkew:        c.TOTP.Skew,
-			Identity: authz.IdentityConfig{
-				Header:            c.Identity.Header,
-				Namespace:         c.Identity.JWTMetadata.Namespace,
-				PayloadKey:        c.Identity.JWTMetadata.PayloadKey,
-				Claim:             c.Identity.JWTMetadata.Claim,
-				BearerFingerprint: c.Identity.BearerFingerprint,
-			},
-		},
-		Policy:    pol,
-		Profile:   prof,
-		Store:     st,
-		Sessions:  svc.Sessions,
-		Regulator: svc.Regulator,
-		Logger:    svc.Log,
-		Now:       now,
-	}
+	o := svc.EngineOptions()
+	o.Store, o.Now = st, now
+	return o
 }
 
 // Dial opens another client connection to the server, closed when the test ends.
