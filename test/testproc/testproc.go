@@ -252,6 +252,14 @@ func (p *Process) WaitServing(t testing.TB, conn *grpc.ClientConn, timeout time.
 	}
 }
 
+// Signal sends sig to the process, failing t if it cannot be sent.
+func (p *Process) Signal(t testing.TB, sig os.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v to %s: %v%s", sig, p.name, err, p.Tail())
+	}
+}
+
 // Stop sends SIGTERM to the process and waits for it to exit. It returns
 // the exit status (-1 if a signal ended the process) and how long the exit
 // took. It fails t if the signal cannot be sent or the process is still
