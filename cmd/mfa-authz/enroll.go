@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -134,7 +133,7 @@ func enrollTOTP(ctx context.Context, st store.Lifecycle, tc totp.Config, user st
 		return err
 	}
 	if output == "json" {
-		return json.NewEncoder(stdout).Encode(struct {
+		return writeJSON(stdout, struct {
 			User          string   `json:"user"`
 			Secret        string   `json:"secret"`
 			URI           string   `json:"uri"`

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -114,4 +115,12 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 func usageErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// writeJSON writes v as one line of JSON. HTML escaping is off, so that an
+// otpauth URI keeps its "&" as a user copies it, rather than "\u0026".
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -159,7 +158,7 @@ func showUser(w io.Writer, user string, enr *store.Enrollment, output string) er
 		out.Factors = append(out.Factors, f)
 	}
 	if output == "json" {
-		return json.NewEncoder(w).Encode(out)
+		return writeJSON(w, out)
 	}
 	fmt.Fprintf(w, "User %q\n", user)
 	if len(out.Factors) == 0 {
@@ -179,7 +178,7 @@ func showUser(w io.Writer, user string, enr *store.Enrollment, output string) er
 
 func printRecovery(w io.Writer, user string, codes []string, output string) error {
 	if output == "json" {
-		return json.NewEncoder(w).Encode(struct {
+		return writeJSON(w, struct {
 			User          string   `json:"user"`
 			RecoveryCodes []string `json:"recovery_codes"`
 		}{user, codes})
@@ -249,7 +248,7 @@ func enrollOOB(args []string, stdout, stderr io.Writer, method string) error {
 		return err
 	}
 	if *output == "json" {
-		return json.NewEncoder(stdout).Encode(struct {
+		return writeJSON(stdout, struct {
 			User          string   `json:"user"`
 			Method        string   `json:"method"`
 			Destination   string   `json:"destination"`

@@ -1,0 +1,221 @@
+// Package mfaapi serves the MFA self-service endpoints of Spryker's Glue
+// API (types, activate, verify, deactivate, trigger) plus recovery-code
+// regeneration, in front of a service that has none of them.
+//
+// One implementation, two transports: API.Handle answers an authz.Request
+// (the engine calls it before the policy, and the ext_authz adapter sends
+// the answer to the client as a denied response carrying the real status
+// and body), and API.Handler serves the same over plain HTTP (http.go).
+//
+// The files follow the request: api.go routes it and checks the identity,
+// body.go reads the JSON:API body, one file per endpoint answers it
+// (types.go, activate.go, verify.go, deactivate.go, trigger.go,
+// recovery.go), stepup.go and send.go hold what several endpoints share,
+// enrollment.go reads and edits enrollments, respond.go renders answers.
+package mfaapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/delivery"
+	"github.com/mfa-authz/mfa-authz/authz/profile"
+	"github.com/mfa-authz/mfa-authz/authz/store"
+	"github.com/mfa-authz/mfa-authz/authz/totp"
+)
+
+// JSON:API resource types of the endpoints' bodies, as Spryker names them:
+// a POST body must carry its endpoint's type in data.type, so a document
+// meant for one endpoint is never acted on by another.
+const (
+	TypeTypes         = "multi-factor-auth-types"
+	TypeActivate      = "multi-factor-auth-type-activate"
+	TypeVerify        = "multi-factor-auth-type-verify"
+	TypeDeactivate    = "multi-factor-auth-type-deactivate"
+	TypeTrigger       = "multi-factor-auth-trigger"
+	TypeRecoveryCodes = "multi-factor-auth-recovery-codes"
+)
+
+// Paths are the endpoints' exact paths (the query is ignored). They are
+// configurable because a shop may mount the Glue API under a prefix.
+type Paths struct {
+	// Types answers GET; the others answer POST.
+	Types, Activate, Verify, Deactivate, Trigger, RecoveryCodes string
+}
+
+// Limits bound how many codes are sent, because every code costs money
+// (SMS) and can be abused to flood a victim's inbox or phone. Zero
+// disables a limit.
+type Limits struct {
+	// UserMax codes per method per user within UserWindow.
+	UserMax    int
+	UserWindow time.Duration
+	// TenantMax codes per method for all users within TenantWindow.
+	TenantMax    int
+	TenantWindow time.Duration
+	// Cooldown is the least time between two codes to one user and method.
+	Cooldown time.Duration
+}
+
+// Options configure an API.
+type Options struct {
+	// Engine identifies users, checks MFA codes, keeps step-up sessions
+	// and renders errors in the active profile; Store keeps enrollments,
+	// pending codes and send counters. Both are required.
+	Engine *authz.Engine
+	Store  store.Lifecycle
+	// Senders deliver codes per method ("email", "sms"); a method without
+	// a sender is not offered.
+	Senders map[string]delivery.Sender
+	Paths   Paths
+	// MaxBodyBytes bounds a body on the HTTP transport.
+	MaxBodyBytes int
+	// UserSubject answers identity-less requests with 5909 (back-office
+	// users) instead of 5905 (customers).
+	UserSubject bool
+	// CodeLength and CodeTTL shape one-time codes.
+	CodeLength int
+	CodeTTL    time.Duration
+	Limits     Limits
+	// EmailClaim and PhoneClaim name JWT claims with verified destinations.
+	EmailClaim, PhoneClaim string
+	// JWTNamespace and JWTPayloadKey locate the JWT payload in metadata.
+	JWTNamespace, JWTPayloadKey string
+	// TOTP shapes new TOTP factors.
+	TOTP totp.Config
+	// Logger defaults to a no-op logger, Now to time.Now (tests set it).
+	Logger *zap.Logger
+	Now    func() time.Time
+}
+
+// API serves the endpoints. It is immutable after New and safe for
+// concurrent use; all state lives in the store and the engine.
+type API struct {
+	o       Options
+	methods []string // offered, in order
+	log     *zap.Logger
+}
+
+// New returns an API, filling in the defaults of unset options. TOTP is
+// always offered (it needs no sender); e-mail and SMS only with a sender.
+func New(o Options) (*API, error) {
+	if o.Engine == nil || o.Store == nil {
+		return nil, errors.New("mfaapi: engine and store are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.CodeLength == 0 {
+		o.CodeLength = 6
+	}
+	if o.CodeTTL == 0 {
+		o.CodeTTL = 5 * time.Minute
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = 16 << 10
+	}
+	a := &API{o: o, log: o.Logger, methods: []string{store.MethodTOTP}}
+	for _, m := range []string{store.MethodEmail, store.MethodSMS} {
+		if o.Senders[m] != nil {
+			a.methods = append(a.methods, m)
+		}
+	}
+	return a, nil
+}
+
+// Methods returns the offered methods, in the order the types list shows
+// them. The slice is a copy: callers may keep or change it.
+func (a *API) Methods() []string { return append([]string(nil), a.methods...) }
+
+func (a *API) offered(m string) bool {
+	for _, x := range a.methods {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// handler answers one endpoint for an identified user.
+type handler func(ctx context.Context, r *authz.Request, user string) profile.Denial
+
+// route returns the handler of method and path, nil when none.
+func (a *API) route(method, target string) handler {
+	p, _, _ := strings.Cut(target, "?")
+	if p == "" {
+		return nil
+	}
+	m := strings.ToUpper(method)
+	switch {
+	case m == http.MethodGet && p == a.o.Paths.Types:
+		return a.types
+	case m != http.MethodPost:
+		return nil
+	case p == a.o.Paths.Activate:
+		return a.activate
+	case p == a.o.Paths.Verify:
+		return a.verify
+	case p == a.o.Paths.Deactivate:
+		return a.deactivate
+	case p == a.o.Paths.Trigger:
+		return a.trigger
+	case p == a.o.Paths.RecoveryCodes:
+		return a.recoveryCodes
+	}
+	return nil
+}
+
+// Serves implements authz.API: the engine asks it first, so that a request
+// that is no endpoint's costs no copy of the request.
+func (a *API) Serves(method, target string) bool { return a.route(method, target) != nil }
+
+// Handle implements authz.API: it answers r when it is one of the
+// endpoints' (ok=false otherwise), success or error alike, as a
+// profile.Denial carrying the status and body to send. Every endpoint
+// needs the user's identity, so its absence is answered here; a panic in
+// an endpoint is answered as an outage rather than taking the process down.
+func (a *API) Handle(ctx context.Context, r *authz.Request) (ans profile.Denial, ok bool) {
+	h := a.route(r.Method, r.Path)
+	if h == nil {
+		return profile.Denial{}, false
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.Error("self-service endpoint panicked", zap.String("panic", fmt.Sprint(p)), zap.Stack("stack"))
+			ans, ok = a.deny(r, profile.Unavailable, 0), true
+		}
+	}()
+	user, _ := a.o.Engine.Identity(r)
+	if user == "" {
+		if a.o.UserSubject {
+			return a.deny(r, profile.NoUserIdentifier, 0), true
+		}
+		return a.deny(r, profile.NoIdentity, 0), true
+	}
+	return h(ctx, r, user), true
+}
+
+// deny renders reason in the active profile, with the request's flow id.
+func (a *API) deny(r *authz.Request, reason profile.Reason, retry time.Duration) profile.Denial {
+	return a.o.Engine.DenialFor(r, reason, retry)
+}
+
+// unavailable logs what failed (the client only learns that something
+// did) and answers with the profile's outage error.
+func (a *API) unavailable(r *authz.Request, what string, err error) profile.Denial {
+	a.log.Error("self-service endpoint failed", zap.String("step", what), zap.Error(err))
+	return a.deny(r, profile.Unavailable, 0)
+}
+
+// glue reports whether the active profile is Spryker's.
+func (a *API) glue() bool { return a.o.Engine.Profile().Name() == profile.Glue }

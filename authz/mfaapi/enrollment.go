@@ -1,0 +1,102 @@
+package mfaapi
+
+import (
+	"context"
+	"errors"
+
+	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/profile"
+	"github.com/mfa-authz/mfa-authz/authz/store"
+)
+
+// Statuses of a method in the types list, as Spryker numbers them. The
+// endpoints decide on them too: what a request may do depends on whether
+// its method is off, being activated, or on.
+const (
+	StatusDisabled   = 0
+	StatusInProgress = 1
+	StatusEnabled    = 2
+)
+
+// Status returns the status of method for enr, for the types list and for
+// tools (the CLI) that show the same numbers.
+func Status(enr *store.Enrollment, method string) int {
+	switch method {
+	case store.MethodTOTP:
+		switch {
+		case enr.TOTP == nil:
+			return StatusDisabled
+		case enr.TOTP.Pending:
+			return StatusInProgress
+		}
+		return StatusEnabled
+	case store.MethodEmail, store.MethodSMS:
+		f := oob(enr, method)
+		switch {
+		case f == nil:
+			return StatusDisabled
+		case !f.Enabled:
+			return StatusInProgress
+		}
+		return StatusEnabled
+	}
+	return StatusDisabled
+}
+
+// oob returns enr's out-of-band factor of method (email or sms), or nil.
+func oob(enr *store.Enrollment, method string) *store.OOB {
+	if method == store.MethodEmail {
+		return enr.Email
+	}
+	return enr.SMS
+}
+
+// setOOB sets enr's out-of-band factor of method (email or sms) to f.
+func setOOB(enr *store.Enrollment, method string, f *store.OOB) {
+	if method == store.MethodEmail {
+		enr.Email = f
+	} else {
+		enr.SMS = f
+	}
+}
+
+// enrollment reads the user's enrollment; none is an empty one.
+func (a *API) enrollment(ctx context.Context, user string) (*store.Enrollment, error) {
+	enr, err := a.o.Store.Enrollment(ctx, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return &store.Enrollment{}, nil
+	}
+	return enr, err
+}
+
+// copyEnrollment returns a copy of cur (an empty one for nil) that an
+// update function may change: the store hands fn its current record,
+// which must not be modified in place because a store may call fn again.
+func copyEnrollment(cur *store.Enrollment) *store.Enrollment {
+	if cur == nil {
+		return &store.Enrollment{}
+	}
+	next := *cur
+	next.Recovery = append([]store.RecoveryCode(nil), cur.Recovery...)
+	return &next
+}
+
+// Errors of update functions: the factor's status changed between the
+// endpoint's read and the store's locked update (a concurrent request).
+var (
+	errAlreadyEnabled = errors.New("already enabled")
+	errNotEnabled     = errors.New("not enabled")
+)
+
+// updateFailed answers a failed enrollment update: a concurrent change
+// gets the answer the endpoint gives when it reads that state up front,
+// anything else is an outage.
+func (a *API) updateFailed(r *authz.Request, step string, err error) profile.Denial {
+	switch {
+	case errors.Is(err, errAlreadyEnabled):
+		return a.deny(r, profile.AlreadyEnabled, 0)
+	case errors.Is(err, errNotEnabled):
+		return a.deny(r, profile.NotEnrolled, 0)
+	}
+	return a.unavailable(r, step, err)
+}

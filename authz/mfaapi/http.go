@@ -1,0 +1,80 @@
+package mfaapi
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/mfa-authz/mfa-authz/authz"
+)
+
+// Handler serves the endpoints over plain HTTP and hands every other
+// request to next (nil: 404), for deployments without Envoy in front. The
+// answers are Handle's, so both transports behave alike.
+func (a *API) Handler(next http.Handler) http.Handler {
+	if next == nil {
+		next = http.NotFoundHandler()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, hr *http.Request) {
+		if a.route(hr.Method, hr.URL.Path) == nil {
+			next.ServeHTTP(w, hr)
+			return
+		}
+		r := &authz.Request{
+			Method: hr.Method,
+			Host:   hr.Host,
+			Path:   hr.URL.RequestURI(),
+			ID:     hr.Header.Get("X-Request-Id"),
+			Header: httpHeader(hr.Header),
+		}
+		if hr.Body != nil {
+			body, err := readBody(hr, a.o.MaxBodyBytes)
+			r.Body = body
+			r.BodyTruncated = err != nil
+		}
+		ans, _ := a.Handle(hr.Context(), r)
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		if ans.ContentType != "" {
+			h.Set("Content-Type", ans.ContentType)
+		}
+		if ans.RetryAfter > 0 {
+			h.Set("Retry-After", strconv.Itoa(int((ans.RetryAfter+time.Second-1)/time.Second)))
+		}
+		w.WriteHeader(ans.Status)
+		if ans.Status != http.StatusNoContent {
+			_, _ = w.Write([]byte(ans.Body))
+		}
+	})
+}
+
+// readBody reads at most max bytes of hr's body; an error means the body
+// is incomplete (too long, cut short, or shorter than announced), which
+// the endpoints refuse as InvalidBody.
+func readBody(hr *http.Request, max int) ([]byte, error) {
+	buf := make([]byte, 0, 512)
+	b := bytes.NewBuffer(buf)
+	n, err := b.ReadFrom(http.MaxBytesReader(nil, hr.Body, int64(max)))
+	if err != nil {
+		return b.Bytes(), err
+	}
+	if hr.ContentLength > 0 && n < hr.ContentLength {
+		return b.Bytes(), errors.New("short body")
+	}
+	return b.Bytes(), nil
+}
+
+// httpHeader adapts net/http headers to authz.Header: repeats are counted.
+type httpHeader http.Header
+
+// Lookup implements authz.Header. Repeats are counted, not joined, because
+// the engine refuses a repeated MFA header rather than guess which counts.
+func (h httpHeader) Lookup(name string) (string, int) {
+	vs := http.Header(h).Values(name)
+	if len(vs) == 0 {
+		return "", 0
+	}
+	return vs[0], len(vs)
+}

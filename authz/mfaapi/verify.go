@@ -1,0 +1,76 @@
+package mfaapi
+
+import (
+	"context"
+
+	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/otc"
+	"github.com/mfa-authz/mfa-authz/authz/profile"
+	"github.com/mfa-authz/mfa-authz/authz/store"
+)
+
+// verify answers POST multi-factor-auth-type-verify: a code of the pending
+// factor in the MFA header enables it. The user's first enabled factor
+// also gets recovery codes, shown in the answer (200); otherwise the
+// answer is empty (204).
+func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile.Denial {
+	req, bad := a.readFactorRequest(ctx, r, user, TypeVerify)
+	if bad != nil {
+		return *bad
+	}
+	method, enr := req.method, req.enr
+	switch Status(enr, method) {
+	case StatusEnabled:
+		return a.deny(r, profile.AlreadyEnabled, 0)
+	case StatusDisabled:
+		return a.deny(r, profile.NotEnrolled, 0)
+	}
+	if !a.steppedUpStill(ctx, user, enr, a.o.Now()) {
+		return a.deny(r, profile.StepUpRequired, 0)
+	}
+	p := a.o.Engine.Prove(ctx, r, user, enr, method, a.o.Now())
+	if !p.OK {
+		return a.deny(r, p.Reason, p.RetryAfter)
+	}
+	if p.Method != method {
+		// Another factor's code cannot activate this one.
+		return a.deny(r, profile.Invalid, 0)
+	}
+	var codes []string
+	err := a.o.Store.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) {
+		codes = nil // a store may call fn again after a conflicting write
+		next := copyEnrollment(cur)
+		switch Status(next, method) {
+		case StatusEnabled:
+			return nil, errAlreadyEnabled
+		case StatusDisabled:
+			return nil, errNotEnabled
+		}
+		first := len(next.Methods()) == 0
+		if method == store.MethodTOTP {
+			t := *next.TOTP
+			t.Pending = false
+			next.TOTP = &t
+		} else {
+			f := *oob(next, method)
+			f.Enabled = true
+			setOOB(next, method, &f)
+		}
+		if first && next.UnusedRecoveryCodes() == 0 {
+			c, err := otc.GenerateRecovery(otc.RecoveryCount)
+			if err != nil {
+				return nil, err
+			}
+			codes = c
+			next.Recovery = otc.HashRecovery(a.o.Store, user, c)
+		}
+		return next, nil
+	})
+	if err != nil {
+		return a.updateFailed(r, "enable factor", err)
+	}
+	if codes != nil {
+		return recoveryDocument(codes)
+	}
+	return noContent
+}

@@ -1,0 +1,153 @@
+package mfaapi_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
+	"github.com/mfa-authz/mfa-authz/authz/profile"
+)
+
+// expectStatus asserts the user's status of method after the call.
+func expectStatus(method string, status int) func(*testing.T, *env, profile.Denial) {
+	return func(t *testing.T, e *env, _ profile.Denial) {
+		t.Helper()
+		enr := e.enrollment(t, "alice")
+		got := mfaapi.StatusDisabled
+		if enr != nil {
+			got = mfaapi.Status(enr, method)
+		}
+		if got != status {
+			t.Errorf("status of %s = %d, want %d (%+v)", method, got, status, enr)
+		}
+	}
+}
+
+// both runs two after funcs.
+func both(a, b func(*testing.T, *env, profile.Denial)) func(*testing.T, *env, profile.Denial) {
+	return func(t *testing.T, e *env, got profile.Denial) {
+		t.Helper()
+		a(t, e, got)
+		b(t, e, got)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	post := func(method string) req {
+		return req{path: config.DefaultVerifyPath, user: "alice", body: body(mfaapi.TypeVerify, method)}
+	}
+	withCode := func(r req, code string) req { r.code = code; return r }
+	pendingEmail := func(t *testing.T, e *env) {
+		e.oob(t, "alice", "email", aliceEmail, false)
+		e.pendingCode(t, "alice", "email", "123456", 0, time.Minute)
+	}
+	// totpAndPendingSMS: an enabled TOTP factor, a fresh step-up, and an
+	// SMS factor in progress whose code 654321 was sent.
+	totpAndPendingSMS := func(t *testing.T, e *env) {
+		e.enabledTOTP(t, "alice")
+		e.recovery(t, "alice")
+		e.oob(t, "alice", "sms", alicePhone, false)
+		e.pendingCode(t, "alice", "sms", "654321", 0, time.Minute)
+		e.stepUp("alice")
+	}
+	recoveryShown := func(t *testing.T, e *env, got profile.Denial) { e.expectRecoveryShown(t, "alice", got) }
+	run(t, []row{
+		// The first factor comes with recovery codes, shown once.
+		{name: "first factor totp", req: post("totp"), setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
+			code: func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
+			want: is(documentLike(recoveryDocument)), after: both(expectStatus("totp", 2), recoveryShown)},
+		{name: "a bare code is the pending factor's", req: post("totp"), setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
+			code: func(t *testing.T, e *env) string { return totpCode(t, e.totp) },
+			want: is(documentLike(recoveryDocument)), after: both(expectStatus("totp", 2), recoveryShown)},
+		{name: "first factor email", req: withCode(post("email"), "email 123456"), setup: pendingEmail,
+			want: is(documentLike(recoveryDocument)), after: both(expectStatus("email", 2), func(t *testing.T, e *env, got profile.Denial) {
+				recoveryShown(t, e, got)
+				if p := e.pending(t, "alice", "email"); p != nil {
+					t.Errorf("the used code is still pending: %+v", p)
+				}
+			})},
+		{name: "first factor, problem profile", opts: opts{profile: profile.Problem}, req: withCode(post("email"), "email 123456"),
+			setup: pendingEmail, want: is(documentLike(recoveryDocument)), after: expectStatus("email", 2)},
+		{name: "recovery codes the user has are kept", req: post("totp"),
+			setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice"); e.recovery(t, "alice") },
+			code:  func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
+			want:  is(noContent), after: both(expectStatus("totp", 2), func(t *testing.T, e *env, _ profile.Denial) {
+				if enr := e.enrollment(t, "alice"); enr.UnusedRecoveryCodes() != 10 ||
+					string(enr.Recovery[0].Hash) != string(e.st.SecretHash("alice", "recovery", e.codes[0])) {
+					t.Errorf("recovery codes replaced: %+v", enr.Recovery)
+				}
+			})},
+		{name: "second factor", req: withCode(post("sms"), "sms 654321"), setup: totpAndPendingSMS,
+			want: is(noContent), after: both(expectStatus("sms", 2), expectStatus("totp", 2))},
+
+		// Wrong, expired and missing codes leave the factor pending.
+		{name: "wrong totp code", req: post("totp"), setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
+			code: func(t *testing.T, e *env) string { return "totp " + wrongTOTP(t, e.totp) },
+			want: glue(profile.Invalid, "5901"), after: expectStatus("totp", 1)},
+		{name: "wrong totp code, problem", opts: opts{profile: profile.Problem}, req: post("totp"),
+			setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
+			code:  func(t *testing.T, e *env) string { return "totp " + wrongTOTP(t, e.totp) },
+			want:  problem(profile.Invalid), after: expectStatus("totp", 1)},
+		{name: "wrong email code", req: withCode(post("email"), "email 000000"), setup: pendingEmail,
+			want: glue(profile.Invalid, "5901"), after: both(expectStatus("email", 1), func(t *testing.T, e *env, _ profile.Denial) {
+				if p := e.pending(t, "alice", "email"); p == nil || p.Attempts != 1 {
+					t.Errorf("pending code %+v, want one attempt counted", p)
+				}
+			})},
+		{name: "expired email code", req: withCode(post("email"), "email 123456"),
+			setup: func(t *testing.T, e *env) {
+				e.oob(t, "alice", "email", aliceEmail, false)
+				e.pendingCode(t, "alice", "email", "123456", 2*time.Minute, time.Minute)
+			},
+			want: glue(profile.Expired, "5901"), after: expectStatus("email", 1)},
+		{name: "expired email code, problem", opts: opts{profile: profile.Problem}, req: withCode(post("email"), "email 123456"),
+			setup: func(t *testing.T, e *env) {
+				e.oob(t, "alice", "email", aliceEmail, false)
+				e.pendingCode(t, "alice", "email", "123456", 2*time.Minute, time.Minute)
+			},
+			want: problem(profile.Expired), after: expectStatus("email", 1)},
+		{name: "right code after the tries are spent", req: withCode(post("email"), "email 123456"),
+			setup: func(t *testing.T, e *env) {
+				pendingEmail(t, e)
+				for range 3 { // codes.max_attempts
+					r := withCode(post("email"), "email 000000").build()
+					if got, _ := e.svc.API.Handle(context.Background(), r); got.Status != 403 {
+						t.Fatalf("wrong code: %+v", got)
+					}
+				}
+			},
+			want: glue(profile.Expired, "5901"), after: expectStatus("email", 1)},
+		{name: "no code sent", req: withCode(post("email"), "email 123456"),
+			setup: func(t *testing.T, e *env) { e.oob(t, "alice", "email", aliceEmail, false) },
+			want:  glue(profile.Invalid, "5901"), after: expectStatus("email", 1)},
+		{name: "no code", req: post("email"), setup: pendingEmail, want: glue(profile.Missing, "5900"), after: expectStatus("email", 1)},
+		{name: "no code, problem", opts: opts{profile: profile.Problem}, req: post("email"), setup: pendingEmail,
+			want: problem(profile.Missing)},
+		{name: "malformed code", req: withCode(post("email"), "email 12345a"), setup: pendingEmail,
+			want: glue(profile.Invalid, "5901"), after: expectStatus("email", 1)},
+		{name: "banned", req: withCode(post("email"), "email 123456"),
+			setup: func(t *testing.T, e *env) { pendingEmail(t, e); e.ban(t, "alice") },
+			want:  glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute), after: expectStatus("email", 1)},
+
+		// Another factor's code proves the user, not the new factor.
+		{name: "another factor's code", req: post("sms"), setup: totpAndPendingSMS,
+			code: func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
+			want: glue(profile.Invalid, "5901"), after: expectStatus("sms", 1)},
+		{name: "a recovery code", req: post("sms"), setup: totpAndPendingSMS,
+			code: func(t *testing.T, e *env) string { return "recovery " + e.codes[0] },
+			want: glue(profile.Invalid, "5901"), after: expectStatus("sms", 1)},
+		{name: "a code of a factor not enrolled", req: withCode(post("sms"), "email 654321"), setup: totpAndPendingSMS,
+			want: glue(profile.NotEnrolled, "5910"), after: expectStatus("sms", 1)},
+
+		// Status.
+		{name: "already enabled", req: withCode(post("totp"), "totp 123456"),
+			setup: func(t *testing.T, e *env) { e.enabledTOTP(t, "alice") },
+			want:  glue(profile.AlreadyEnabled, "5904")},
+		{name: "not activated", req: withCode(post("email"), "email 123456"),
+			want: glue(profile.NotEnrolled, "5910"), after: expectNoFactor},
+		{name: "not activated, problem", opts: opts{profile: profile.Problem}, req: withCode(post("email"), "email 123456"),
+			want: problem(profile.NotEnrolled), after: expectNoFactor},
+	})
+}
