@@ -56,14 +56,11 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 			f.Enabled = true
 			setOOB(next, method, &f)
 		}
-		if first && next.UnusedRecoveryCodes() == 0 {
-			c, err := otc.GenerateRecovery(otc.RecoveryCount)
-			if err != nil {
-				return nil, err
-			}
-			codes = c
-			next.Recovery = otc.HashRecovery(a.o.Store, user, c)
+		c, err := otc.FirstRecovery(a.o.Store, user, next, first)
+		if err != nil {
+			return nil, err
 		}
+		codes = c
 		return next, nil
 	})
 	if err != nil {

@@ -175,6 +175,23 @@ func HashRecovery(st store.Lifecycle, user string, codes []string) []store.Recov
 	return out
 }
 
+// FirstRecovery gives next, an enrollment about to be written, the user's
+// recovery codes when first (the user had no enabled factor before this
+// write) and next holds no unused ones, and returns the codes to show the
+// user once; nil otherwise. It is the one rule for the verify endpoint and
+// the enroll commands, so a user's first factor always comes with codes.
+func FirstRecovery(st store.Lifecycle, user string, next *store.Enrollment, first bool) ([]string, error) {
+	if !first || next.UnusedRecoveryCodes() > 0 {
+		return nil, nil
+	}
+	codes, err := GenerateRecovery(RecoveryCount)
+	if err != nil {
+		return nil, err
+	}
+	next.Recovery = HashRecovery(st, user, codes)
+	return codes, nil
+}
+
 // UseRecovery marks the user's recovery code used if it is one of theirs
 // and unused; ok=false otherwise. It compares against every stored hash.
 func UseRecovery(ctx context.Context, st store.Lifecycle, user, code string) (bool, error) {

@@ -102,7 +102,7 @@ func enrollTOTP(ctx context.Context, st store.Lifecycle, tc totp.Config, user st
 		// The unreadable record cannot be updated, only replaced; nothing
 		// of it can be trusted, so the new factor is the first one.
 		next := &store.Enrollment{TOTP: f}
-		if codes, err = firstRecovery(st, user, next, true); err == nil {
+		if codes, err = otc.FirstRecovery(st, user, next, true); err == nil {
 			err = st.PutEnrollment(ctx, user, next, true)
 		}
 	} else {
@@ -119,7 +119,7 @@ func enrollTOTP(ctx context.Context, st store.Lifecycle, tc totp.Config, user st
 			first := len(next.Methods()) == 0
 			next.TOTP = f
 			var err error
-			codes, err = firstRecovery(st, user, next, first)
+			codes, err = otc.FirstRecovery(st, user, next, first)
 			return next, err
 		})
 	}
@@ -151,23 +151,6 @@ func enrollTOTP(ctx context.Context, st store.Lifecycle, tc totp.Config, user st
 }
 
 var errEnrolledConcurrently = errors.New("enrolled concurrently")
-
-// firstRecovery gives next, the enrollment about to be written, the user's
-// recovery codes when first (the user had no enabled method before this
-// enrollment) and next holds no unused ones, and returns the codes to show
-// once; nil otherwise. It is the rule of the verify endpoint
-// (mfaapi.API.verify), with the same generator and hashing (otc).
-func firstRecovery(st store.Lifecycle, user string, next *store.Enrollment, first bool) ([]string, error) {
-	if !first || next.UnusedRecoveryCodes() > 0 {
-		return nil, nil
-	}
-	codes, err := otc.GenerateRecovery(otc.RecoveryCount)
-	if err != nil {
-		return nil, err
-	}
-	next.Recovery = otc.HashRecovery(st, user, codes)
-	return codes, nil
-}
 
 func writeQR(path string, key *otp.Key) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)

@@ -10,6 +10,7 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
+	"github.com/mfa-authz/mfa-authz/authz/otc"
 	"github.com/mfa-authz/mfa-authz/authz/service"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
@@ -241,7 +242,7 @@ func enrollOOB(args []string, stdout, stderr io.Writer, method string) error {
 			next.SMS = f
 		}
 		var err error
-		codes, err = firstRecovery(st, *user, next, first)
+		codes, err = otc.FirstRecovery(st, *user, next, first)
 		return next, err
 	})
 	if err != nil {
