@@ -39,25 +39,10 @@ func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) pro
 		}
 	}
 	err := a.o.Store.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) {
-		next := copyEnrollment(cur)
-		if Status(next, method) == StatusDisabled {
+		if cur == nil || Status(cur, method) == StatusDisabled {
 			return nil, errNotEnabled
 		}
-		switch method {
-		case store.MethodTOTP:
-			next.TOTP = nil
-		case store.MethodEmail:
-			next.Email = nil
-		case store.MethodSMS:
-			next.SMS = nil
-		}
-		if len(next.Methods()) == 0 {
-			next.Recovery = nil
-		}
-		if next.TOTP == nil && next.Email == nil && next.SMS == nil {
-			return nil, nil
-		}
-		return next, nil
+		return cur.Without(method), nil
 	})
 	if errors.Is(err, errNotEnabled) {
 		return failed(profile.NotEnrolled, 0)

@@ -46,6 +46,33 @@ func (e *Enrollment) UnusedRecoveryCodes() int {
 	return n
 }
 
+// Without returns a copy of e without method's factor, enabled or in
+// activation. Recovery codes go too once no enabled factor is left, since
+// they stand in for one. It returns nil when no factor is left at all, the
+// value for an update that deletes the enrollment.
+func (e *Enrollment) Without(method string) *Enrollment {
+	if e == nil {
+		return nil
+	}
+	next := *e
+	switch method {
+	case MethodTOTP:
+		next.TOTP = nil
+	case MethodEmail:
+		next.Email = nil
+	case MethodSMS:
+		next.SMS = nil
+	}
+	if len(next.Methods()) == 0 {
+		next.Recovery = nil
+	}
+	if next.TOTP == nil && next.Email == nil && next.SMS == nil {
+		return nil
+	}
+	next.Recovery = append([]RecoveryCode(nil), next.Recovery...)
+	return &next
+}
+
 // PendingCode is a one-time code sent out of band, kept only as a hash.
 type PendingCode struct {
 	// Hash is Store.SecretHash(user, "code:"+method, code).

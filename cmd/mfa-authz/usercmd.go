@@ -80,22 +80,7 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 			if *method == "" {
 				return nil, nil
 			}
-			next := *cur
-			switch *method {
-			case store.MethodTOTP:
-				next.TOTP = nil
-			case store.MethodEmail:
-				next.Email = nil
-			case store.MethodSMS:
-				next.SMS = nil
-			}
-			if len(next.Methods()) == 0 {
-				next.Recovery = nil
-			}
-			if next.TOTP == nil && next.Email == nil && next.SMS == nil {
-				return nil, nil
-			}
-			return &next, nil
+			return cur.Without(*method), nil
 		})
 		if err != nil {
 			return err
