@@ -134,6 +134,19 @@ func (d *Dir) begin(ctx context.Context, user string) error {
 	return ctx.Err()
 }
 
+// lockUser starts an operation on user's records and takes their lock,
+// returning the records' file name. op names the operation in errors.
+func (d *Dir) lockUser(ctx context.Context, user, op string) (name string, unlock func(), err error) {
+	if err := d.begin(ctx, user); err != nil {
+		return "", nil, err
+	}
+	name = d.keys.fileName(user)
+	if unlock, err = d.lock(ctx, name); err != nil {
+		return "", nil, fmt.Errorf("store: %s of user %q: %w", op, user, err)
+	}
+	return name, unlock, nil
+}
+
 // Enrollment returns the user's enrollment, ErrNotFound when none, or
 // ErrCorrupt when the record exists but cannot be decrypted.
 func (d *Dir) Enrollment(ctx context.Context, user string) (*Enrollment, error) {
@@ -182,16 +195,12 @@ func corrupt(rel, user string, why error) error {
 // last-used step belongs to the old secret, and may be counted in another
 // period, which would reject every code of the new factor.
 func (d *Dir) PutEnrollment(ctx context.Context, user string, e *Enrollment, replace bool) error {
-	if err := d.begin(ctx, user); err != nil {
-		return err
-	}
 	if err := e.validate(); err != nil {
 		return fmt.Errorf("%w (user %q)", err, user)
 	}
-	name := d.keys.fileName(user)
-	unlock, err := d.lock(ctx, name)
+	name, unlock, err := d.lockUser(ctx, user, "put enrollment")
 	if err != nil {
-		return fmt.Errorf("store: put enrollment of user %q: %w", user, err)
+		return err
 	}
 	defer unlock()
 
@@ -248,13 +257,9 @@ func sameTOTP(a, b *TOTP) bool {
 // DeleteEnrollment removes the user's enrollment and replay guard, or
 // returns ErrNotFound when the user has no enrollment.
 func (d *Dir) DeleteEnrollment(ctx context.Context, user string) error {
-	if err := d.begin(ctx, user); err != nil {
-		return err
-	}
-	name := d.keys.fileName(user)
-	unlock, err := d.lock(ctx, name)
+	name, unlock, err := d.lockUser(ctx, user, "delete enrollment")
 	if err != nil {
-		return fmt.Errorf("store: delete enrollment of user %q: %w", user, err)
+		return err
 	}
 	defer unlock()
 

@@ -140,13 +140,9 @@ func (d *Dir) SecretHash(user, purpose, secret string) []byte {
 
 // UpdateEnrollment implements Lifecycle.
 func (d *Dir) UpdateEnrollment(ctx context.Context, user string, fn func(cur *Enrollment) (*Enrollment, error)) error {
-	if err := d.begin(ctx, user); err != nil {
-		return err
-	}
-	name := d.keys.fileName(user)
-	unlock, err := d.lock(ctx, name)
+	name, unlock, err := d.lockUser(ctx, user, "update enrollment")
 	if err != nil {
-		return fmt.Errorf("store: update enrollment of user %q: %w", user, err)
+		return err
 	}
 	defer unlock()
 	cur, err := d.readEnrollment(user, name)
@@ -202,13 +198,9 @@ func (d *Dir) UpdateEnrollment(ctx context.Context, user string, fn func(cur *En
 // UpdatePendingCode implements Lifecycle. The user's pending codes live in
 // one encrypted file, bound to the user like the enrollment.
 func (d *Dir) UpdatePendingCode(ctx context.Context, user, method string, fn func(cur *PendingCode) (*PendingCode, error)) error {
-	if err := d.begin(ctx, user); err != nil {
-		return err
-	}
-	name := d.keys.fileName(user)
-	unlock, err := d.lock(ctx, name)
+	name, unlock, err := d.lockUser(ctx, user, "update pending code")
 	if err != nil {
-		return fmt.Errorf("store: update pending code of user %q: %w", user, err)
+		return err
 	}
 	defer unlock()
 	rel := path.Join(codesDir, name)

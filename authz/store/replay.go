@@ -22,13 +22,9 @@ import (
 // server-side write never rewrites a file the CLI writes. A record that
 // fails its MAC yields ErrCorrupt: the code is refused, not accepted.
 func (d *Dir) UseTOTPStep(ctx context.Context, user string, step uint64) (bool, error) {
-	if err := d.begin(ctx, user); err != nil {
-		return false, err
-	}
-	name := d.keys.fileName(user)
-	unlock, err := d.lock(ctx, name)
+	name, unlock, err := d.lockUser(ctx, user, "use TOTP step")
 	if err != nil {
-		return false, fmt.Errorf("store: use TOTP step of user %q: %w", user, err)
+		return false, err
 	}
 	defer unlock()
 
