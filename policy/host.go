@@ -15,11 +15,12 @@ type hostPattern struct {
 	// ".example.com".
 	name     string
 	wildcard bool
-	// exact restricts case folding to ASCII letters, the only folding host
-	// names get from DNS and from upstream virtual-host routing. It is set
-	// for "mfa: none" exceptions, which must not exempt a name that only
-	// Unicode folding makes equal (the Kelvin sign for "k"), while rules
-	// requiring MFA fold fully: over-protecting is the safe side.
+	// exact is set for "mfa: none" exceptions, which must exempt only the
+	// host they name as an upstream's virtual-host routing would see it:
+	// case is folded for ASCII letters only (not the Kelvin sign for "k"),
+	// a named port must be present in the request, and a request host
+	// spelled unusually (see reqHost.plain) is not admitted. Rules requiring
+	// MFA admit leniently: over-protecting is the safe side.
 	exact bool
 	// port is the port the rule names, without leading zeros; "" admits
 	// every port.
@@ -137,6 +138,12 @@ func checkHostName(name string) error {
 type reqHost struct {
 	name string // no userinfo, no port, no trailing dot; "" = unknown
 	port string // without leading zeros; "" = none or unreadable
+	// plain reports a host spelled as name[:port] with nothing dropped:
+	// no userinfo, no trailing dot, a port (if any) in canonical digits.
+	// Proxies route the other spellings to virtual hosts of their own
+	// (Envoy keeps a trailing dot unless told to strip it), so only a
+	// plain host can match an exception's host.
+	plain bool
 }
 
 // parseRequestHost splits a request's Host or :authority value. It is
@@ -144,21 +151,28 @@ type reqHost struct {
 // that is not a number is ignored so the host still matches port-specific
 // rules.
 func parseRequestHost(h string) reqHost {
+	plain := true
 	if i := strings.LastIndexByte(h, '@'); i >= 0 {
-		h = h[i+1:]
+		h, plain = h[i+1:], false
 	}
 	var port string
+	hasPort := false
 	if strings.HasPrefix(h, "[") {
 		if i := strings.IndexByte(h, ']'); i >= 0 {
 			if rest := h[i+1:]; rest != "" && rest[0] == ':' {
-				port = rest[1:]
+				port, hasPort = rest[1:], true
+			} else if rest != "" {
+				plain = false
 			}
 			h = h[:i+1]
 		}
 	} else if i := strings.IndexByte(h, ':'); i >= 0 && strings.IndexByte(h[i+1:], ':') < 0 {
-		h, port = h[:i], h[i+1:]
+		h, port, hasPort = h[:i], h[i+1:], true
 	}
-	return reqHost{name: strings.TrimRight(h, "."), port: canonicalPort(port)}
+	name := strings.TrimRight(h, ".")
+	r := reqHost{name: name, port: canonicalPort(port)}
+	r.plain = plain && len(name) == len(h) && (!hasPort || port != "" && r.port == port && port != "0")
+	return r
 }
 
 // canonicalPort strips leading zeros, so that "08443" names the same port as
@@ -178,6 +192,9 @@ func canonicalPort(p string) string {
 func (h *hostPattern) admits(r reqHost) bool {
 	if h.name == "" || r.name == "" {
 		return true
+	}
+	if h.exact && (!r.plain || r.port != h.port && h.port != "") {
+		return false
 	}
 	if h.port != "" && r.port != "" && h.port != r.port {
 		return false

@@ -485,7 +485,12 @@ func TestMatchExceptionCase(t *testing.T) {
 		// do, but no further: the Kelvin sign folds to "k" only in Unicode.
 		{"GET", "kiosk.example.com", "/Kiosk/1/Status", 3},
 		{"GET", "KIOSK.Example.COM", "/Kiosk/1/Status", 3},
-		{"GET", "kiosk.example.com.", "/Kiosk/1/Status", 3},
+		{"GET", "kiosk.example.com.", "/Kiosk/1/Status", 4}, // another virtual host to Envoy
+		{"GET", "x@kiosk.example.com", "/Kiosk/1/Status", 4},
+		{"GET", "kiosk.example.com:443", "/Kiosk/1/Status", 3},
+		{"GET", "kiosk.example.com:0443", "/Kiosk/1/Status", 4},
+		{"GET", "kiosk.example.com:", "/Kiosk/1/Status", 4},
+		{"GET", "kiosk.example.com:abc", "/Kiosk/1/Status", 4},
 		{"GET", "kiosk.example.com", "/%4Biosk/1/Status", 3},
 		{"GET", "kiosk.example.com", "/kiosk/1/status", 4},
 		{"GET", "kiosk.example.com", "/KIOSK/1/STATUS", 4},
@@ -720,5 +725,45 @@ func TestMatchConcurrent(t *testing.T) {
 	}
 	for range 8 {
 		<-done
+	}
+}
+
+// An exception's host admits only the host it names, spelled as a proxy's
+// virtual-host routing would see it; a rule requiring MFA admits every
+// spelling that may be that host.
+func TestMatchExceptionHost(t *testing.T) {
+	p := mustCompile(t, Config{Rules: []RuleConfig{
+		{Path: "/**", Host: "shop.example.com:8080", Methods: []string{"*"}, MFA: "none"},
+		{Path: "/**", Host: "[::1]:8080", Methods: []string{"*"}, MFA: "none"},
+		{Path: "/admin/**", Host: "admin.example.com:8443", Methods: []string{"*"}},
+		{Path: "/**", Methods: []string{"*"}},
+	}})
+	for _, tt := range []struct {
+		host string
+		path string
+		want int
+	}{
+		{"shop.example.com:8080", "/checkout", 0},
+		{"SHOP.example.com:8080", "/checkout", 0},
+		{"shop.example.com", "/checkout", 3}, // a browser on 443 sends no port
+		{"shop.example.com:443", "/checkout", 3},
+		{"shop.example.com:08080", "/checkout", 3},
+		{"shop.example.com:", "/checkout", 3},
+		{"shop.example.com:abc", "/checkout", 3},
+		{"shop.example.com.:8080", "/checkout", 3},
+		{"x@shop.example.com:8080", "/checkout", 3},
+		{"[::1]:8080", "/checkout", 1},
+		{"[0:0::1]:8080", "/checkout", 1},
+		{"[::1]", "/checkout", 3},
+		{"[::1]x:8080", "/checkout", 3},
+		// Required rules stay lenient about ports: over-protecting is safe.
+		{"admin.example.com:8443", "/admin/x", 2},
+		{"admin.example.com", "/admin/x", 2},
+		{"admin.example.com:abc", "/admin/x", 2},
+		{"admin.example.com.", "/admin/x", 2},
+	} {
+		if got := p.Match("POST", tt.host, tt.path); index(got) != tt.want {
+			t.Errorf("Match(POST, %q, %q) = %v, want rule %d", tt.host, tt.path, got, tt.want)
+		}
 	}
 }
