@@ -19,8 +19,9 @@ import (
 	"github.com/mfa-authz/mfa-authz/test/attack/harness"
 )
 
-// serverConfig protects Spryker-like routes, with an exception, a route
-// that needs a fresh code every time and a host-bound rule. Identity comes
+// serverConfig protects Spryker-like routes, with exceptions (one bound to
+// a host and port), a route that needs a fresh code every time and a
+// host-bound rule. Identity comes
 // from jwt_authn metadata, else from the x-user-id header.
 const serverConfig = `
 mfa:
@@ -49,6 +50,12 @@ policy:
       grace_period: 0s
     - path: /admin/**
       host: admin.example.com
+      methods: ["*"]
+    - path: /status/**
+      host: internal.example.com:8080
+      methods: ["*"]
+      mfa: none
+    - path: /status/**
       methods: ["*"]
 `
 
@@ -269,6 +276,12 @@ func corpus() []attack {
 		hostRow("absolute-form naming the host", harness.Host, "https://admin.example.com/admin/users"),
 		hostRow("scheme-relative naming the host", harness.Host, "//admin.example.com/admin/users"),
 		hostRow("userinfo before the host", "x@admin.example.com", "/admin/users"),
+		hostRow("exception host without its port", "internal.example.com", "/status/all"),
+		hostRow("exception host on another port", "internal.example.com:443", "/status/all"),
+		hostRow("exception host with an unreadable port", "internal.example.com:x", "/status/all"),
+		hostRow("exception host with a zero-padded port", "internal.example.com:08080", "/status/all"),
+		hostRow("exception host with a trailing dot", "internal.example.com.:8080", "/status/all"),
+		hostRow("exception host after userinfo", "x@internal.example.com:8080", "/status/all"),
 	)
 	add(
 		attack{family: "path/pseudo-headers", name: "path vs :path", want: deny(malformed),
