@@ -32,6 +32,10 @@ const MethodHeader = "x-mfa-method"
 // MethodNone is MethodHeader's value when no factor verified the user.
 const MethodNone = "none"
 
+// DetailNoSelfService is the Detail of the denial of a self-service
+// endpoint's request that came with Request.NoSelfService set.
+const DetailNoSelfService = "self-service endpoint over HTTP ext_authz"
+
 // Config is the engine's part of the config file.
 type Config struct {
 	// Header is the MFA header's name as configured (texts show it so).
@@ -182,7 +186,13 @@ func (e *Engine) check(ctx context.Context, r *Request) (d Decision) {
 		// No path means no way to tell whether the route is protected.
 		return e.deny(r, nil, "", profile.Unavailable, "no path", 0)
 	}
-	if d, ok := e.serveAPI(ctx, r); ok {
+	if r.NoSelfService {
+		// Refused before the endpoint could act: its answer (a secret,
+		// recovery codes, a 2xx) would never reach the client.
+		if h := e.api.Load(); h != nil && h.api.Serves(r.Method, r.Path) {
+			return e.deny(r, nil, "", profile.Unavailable, DetailNoSelfService, 0)
+		}
+	} else if d, ok := e.serveAPI(ctx, r); ok {
 		return d
 	}
 	pol := e.policy.Load()

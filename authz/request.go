@@ -29,6 +29,13 @@ type Request struct {
 	// itself. BodyTruncated reports that the transport cut it short.
 	Body          []byte
 	BodyTruncated bool
+	// NoSelfService is set by transports that cannot deliver the
+	// self-service endpoints' answers: the HTTP ext_authz transports, whose
+	// proxies take a 2xx answer for an allow. Check then refuses a request
+	// for an endpoint as unavailable (Detail DetailNoSelfService) without
+	// running it, so that no endpoint acts on a request whose answer would
+	// be lost; every other request is decided as usual.
+	NoSelfService bool
 }
 
 // Header is read-only, case-insensitive access to request headers.

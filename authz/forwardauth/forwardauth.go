@@ -30,10 +30,18 @@
 // auth_request passes on only a 401 or 403 status, without the body, and
 // turns any other status into a 500.
 //
-// Answers of the self-service endpoints the engine serves itself go out
-// the same way when the proxy would pass them on. A success status the
-// proxy would take for an allow (any 2xx here, 200 for Envoy) cannot
-// reach the client; such a request is denied as unavailable instead.
+// # Self-service endpoints
+//
+// The self-service endpoints (package mfaapi) are not served here: a
+// proxy takes their success answers (any 2xx for forward-auth, 200 for
+// Envoy) for an allow and passes on only denials, so an endpoint would
+// act (enable a factor, store recovery codes, send a code) while its
+// answer is lost. Every request is marked authz.Request.NoSelfService,
+// and the engine denies one for an endpoint, by the same routing that
+// would have run it, with the profile's unavailable denial (503) before
+// the endpoint runs. Proxies must route the endpoints' paths to the HTTP
+// listener itself, where mfaapi's Handler answers them with their real
+// statuses, or use the gRPC ext_authz adapter.
 //
 // # Envoy HTTP ext_authz
 //
@@ -221,6 +229,9 @@ func (h *handler) check(w http.ResponseWriter, req *http.Request, envoy bool, re
 		h.unavailable(w, req)
 		return
 	}
+	// Neither transport can deliver a self-service endpoint's answer: the
+	// engine refuses those requests before the endpoint can act.
+	r.NoSelfService = true
 	d := h.engine.Check(req.Context(), &r)
 	if ce := h.log.Check(zap.DebugLevel, "decision"); ce != nil {
 		ce.Write(zap.Bool("allowed", d.Allowed), zap.Stringer("reason", d.Reason), zap.String("detail", d.Detail),
@@ -230,11 +241,18 @@ func (h *handler) check(w http.ResponseWriter, req *http.Request, envoy bool, re
 		h.allow(w, d.Method, envoy)
 		return
 	}
+	if d.Detail == authz.DetailNoSelfService {
+		if ce := h.log.Check(zap.DebugLevel, "self-service endpoint refused over HTTP ext_authz; "+
+			"route its path to the HTTP listener or use gRPC ext_authz"); ce != nil {
+			p, _, _ := strings.Cut(r.Path, "?") // an endpoint's path; the query may hold anything
+			ce.Write(zap.String("path", p), zap.Bool("envoy", envoy))
+		}
+	}
 	if !deliverable(d.Denial.Status, envoy) {
 		// The proxy would take this answer for an allow and send the
-		// request upstream, losing the answer. Only an answer of the
-		// self-service endpoints (a 2xx success) can be one; over this
-		// transport it cannot reach the client.
+		// request upstream, losing the answer. Only a self-service
+		// endpoint's success could be one, and NoSelfService keeps those
+		// from being answered: this is a guard, never an answer.
 		if ce := h.log.Check(zap.DebugLevel, "answer not deliverable over HTTP ext_authz; request denied"); ce != nil {
 			ce.Write(zap.Int("status", d.Denial.Status), zap.Bool("envoy", envoy))
 		}
@@ -282,8 +300,8 @@ func (h *handler) allow(w http.ResponseWriter, method string, envoy bool) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// answer writes a rendered denial (or a self-service endpoint's answer),
-// whose status the caller has found deliverable.
+// answer writes a rendered denial, whose status the caller has found
+// deliverable.
 func (h *handler) answer(w http.ResponseWriter, den profile.Denial) {
 	hdr := w.Header()
 	if den.ContentType != "" { // a 204 answer has no body

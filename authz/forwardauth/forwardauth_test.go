@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -531,11 +532,11 @@ func TestServedByService(t *testing.T) {
 	}
 }
 
-// fakeAPI answers the self-service paths with a fixed answer and keeps the
-// body it was given.
+// fakeAPI answers the self-service paths with a fixed answer and counts
+// the requests it answered.
 type fakeAPI struct {
-	answer profile.Denial
-	body   []byte
+	answer  profile.Denial
+	handled atomic.Int32
 }
 
 func (a *fakeAPI) Serves(_, target string) bool {
@@ -546,56 +547,42 @@ func (a *fakeAPI) Handle(_ context.Context, r *authz.Request) (profile.Denial, b
 	if !strings.HasPrefix(r.Path, "/multi-factor-auth-") {
 		return profile.Denial{}, false
 	}
-	a.body = r.Body
+	a.handled.Add(1)
 	return a.answer, true
 }
 
-// TestSelfServiceAnswers checks that answers of the endpoints mfa-authz
-// serves itself reach the client when the proxy would pass them on, and
-// that an answer a proxy would take for an allow becomes a denial.
-func TestSelfServiceAnswers(t *testing.T) {
+// TestSelfServiceNotServed checks that a request for the endpoints
+// mfa-authz serves itself never reaches them over forward-auth or Envoy's
+// HTTP mode, whatever they would answer (a success a proxy would take for
+// an allow, or an error it would pass on): it is refused with the
+// unavailable denial, while the gRPC adapter still hands it to them.
+func TestSelfServiceNotServed(t *testing.T) {
 	f := newFixture(t, "")
 	api := &fakeAPI{}
 	f.svc.Engine.SetAPI(api)
-	for _, c := range []struct {
-		name            string
-		answer          profile.Denial
-		forward, envoyD bool // delivered as is through forward-auth, Envoy
-	}{
-		{"200", profile.Denial{Status: 200, ContentType: glueType, Body: `{"data":[]}`}, false, false},
-		{"201", profile.Denial{Status: 201, ContentType: glueType, Body: `{"data":{"type":"totp"}}`}, false, true},
-		{"204", profile.Denial{Status: 204}, false, true},
-		{"422", profile.Denial{Status: 422, ContentType: glueType, Body: `{"errors":[]}`}, true, true},
+	for _, answer := range []profile.Denial{
+		{Status: 200, ContentType: glueType, Body: `{"data":[]}`},
+		{Status: 201, ContentType: glueType, Body: `{"data":{"type":"totp"}}`},
+		{Status: 204},
+		{Status: 422, ContentType: glueType, Body: `{"errors":[]}`},
 	} {
-		api.answer = c.answer
-		for _, envoyMode := range []bool{false, true} {
-			var r *http.Request
-			if envoyMode {
-				r = httptest.NewRequest("POST", "/ext-authz/multi-factor-auth-type-activate", strings.NewReader(`{"data":{}}`))
-				r.Header.Set("X-User-Id", "alice")
-			} else {
-				r = forwarded("POST", "/multi-factor-auth-type-activate", hdr{{"X-User-Id", "alice"}})
-			}
-			resp := f.serve(r)
-			b := body(t, resp)
-			want := c.forward
-			if envoyMode {
-				want = c.envoyD
-			}
-			if !want {
-				if resp.StatusCode != 503 || b != glueUnavailable {
-					t.Errorf("%s (envoy %v): got %d %s, want the unavailable denial", c.name, envoyMode, resp.StatusCode, b)
-				}
-				continue
-			}
-			if resp.StatusCode != c.answer.Status || b != c.answer.Body ||
-				resp.Header.Get("Content-Type") != c.answer.ContentType || resp.Header.Get("Cache-Control") != "no-store" {
-				t.Errorf("%s (envoy %v): got %d %v %s, want the answer as is", c.name, envoyMode, resp.StatusCode, resp.Header, b)
-			}
-			if envoyMode && string(api.body) != `{"data":{}}` {
-				t.Errorf("%s: the API got body %q", c.name, api.body)
-			}
+		api.answer = answer
+		for _, r := range []*http.Request{
+			forwarded("POST", "/multi-factor-auth-type-activate", hdr{{"X-User-Id", "alice"}}),
+			envoy("POST", "/ext-authz/multi-factor-auth-type-activate", hdr{{"X-User-Id", "alice"}}),
+		} {
+			expectDenied(t, f.serve(r), 503, glueType, glueUnavailable)
 		}
+		if n := api.handled.Load(); n != 0 {
+			t.Fatalf("answer %d: the API answered %d requests over HTTP ext_authz", answer.Status, n)
+		}
+		// Other requests are decided as before.
+		expectAllowed(t, f.serve(forwarded("POST", "/public", hdr{{"X-User-Id", "alice"}})), "", "")
+	}
+	// The same request over gRPC reaches the API.
+	status, _, b := grpcDenial(t, f, "POST", "/multi-factor-auth-type-activate", map[string]string{"x-user-id": "alice"})
+	if status != 422 || b != `{"errors":[]}` || api.handled.Load() != 1 {
+		t.Errorf("gRPC: got %d %s, %d requests answered; want the API's answer", status, b, api.handled.Load())
 	}
 }
 

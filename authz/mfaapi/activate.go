@@ -25,6 +25,9 @@ func (a *API) activate(ctx context.Context, r *authz.Request, user string) profi
 	if bad != nil {
 		return *bad
 	}
+	if ans, ok := a.notBanned(ctx, r, user); !ok {
+		return ans
+	}
 	method := req.method
 	if Status(req.enr, method) == StatusEnabled {
 		return a.deny(r, profile.AlreadyEnabled, 0)
@@ -54,7 +57,7 @@ func (a *API) activate(ctx context.Context, r *authz.Request, user string) profi
 	if reason != 0 {
 		return a.deny(r, reason, 0)
 	}
-	if ans, ok := a.admitSend(ctx, r, user, method); !ok {
+	if ans, ok := a.admitSend(ctx, r, user, method, dest, true); !ok {
 		return ans
 	}
 	err := a.setPending(ctx, user, method, func(next *store.Enrollment) {

@@ -66,6 +66,7 @@ func TestActivate(t *testing.T) {
 	dest := func(d string) string { return `"destination":` + quote(d) }
 	withClaims := func(r req, claims map[string]any) req { r.claims = claims; return r }
 	limits := "  user_max_sends: 1\n  tenant_max_sends: 1\n  resend_cooldown: 0s"
+	destLimits := "  user_max_sends: 1\n  resend_cooldown: 0s"
 	// activateFirst has bob or alice activate method first, spending a send.
 	activateFirst := func(user, method, to string) func(*testing.T, *env) {
 		return func(t *testing.T, e *env) {
@@ -169,6 +170,26 @@ func TestActivate(t *testing.T) {
 			setup: func(t *testing.T, e *env) { e.enabledTOTP(t, "alice"); e.ban(t, "alice") },
 			code:  func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
 			want:  glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute)},
+		// A ban holds as on protected routes, also when no code is needed:
+		// within a step-up session, or for a first factor.
+		{name: "banned within a step-up", req: post("email", dest(aliceEmail)),
+			setup: func(t *testing.T, e *env) { e.enabledTOTP(t, "alice"); e.stepUp("alice"); e.ban(t, "alice") },
+			want:  glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute), after: func(t *testing.T, e *env, _ profile.Denial) {
+				if enr := e.enrollment(t, "alice"); enr.Email != nil {
+					t.Errorf("email factor added: %+v", enr.Email)
+				}
+				e.expectNothingSent(t)
+			}},
+		{name: "banned within a step-up, problem", opts: opts{profile: profile.Problem}, req: post("totp"),
+			setup: func(t *testing.T, e *env) {
+				e.oob(t, "alice", "sms", alicePhone, true)
+				e.stepUp("alice")
+				e.ban(t, "alice")
+			},
+			want:  func(t *testing.T) answer { return problemErr(t, profile.TooManyAttempts).with(15 * time.Minute) },
+			after: expectStatus("totp", mfaapi.StatusDisabled)},
+		{name: "banned, first factor", req: post("totp"), setup: func(t *testing.T, e *env) { e.ban(t, "alice") },
+			want: glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute), after: expectNoFactor},
 
 		// Sending limits.
 		{name: "resend cooldown", req: post("email", dest(aliceEmail)),
@@ -192,6 +213,52 @@ func TestActivate(t *testing.T) {
 		{name: "the limits count per method", opts: opts{limits: limits}, req: post("sms", dest(alicePhone)),
 			setup: activateFirst("alice", "email", aliceEmail),
 			want:  is(noContent)},
+		// Cancelling the activation deletes the pending code, and with it
+		// the time it was sent; the cooldown still holds.
+		{name: "resend cooldown after cancelling", req: post("email", dest(aliceEmail)),
+			setup: func(t *testing.T, e *env) {
+				activateFirst("alice", "email", aliceEmail)(t, e)
+				if got, _ := e.svc.API.Handle(context.Background(), post("email", dest(aliceEmail)).build()); got.Status != 429 {
+					t.Fatalf("second activation: %+v", got)
+				}
+				cancel := req{path: config.DefaultDeactivatePath, user: "alice", body: body(mfaapi.TypeDeactivate, "email")}
+				if got, _ := e.svc.API.Handle(context.Background(), cancel.build()); got.Status != 204 {
+					t.Fatalf("cancel: %+v", got)
+				}
+			},
+			want: glueRetry(profile.ResendCooldown, "5916", 30*time.Second), after: func(t *testing.T, e *env, _ profile.Denial) {
+				if msgs := e.sent(t); len(msgs) != 1 {
+					t.Errorf("%d codes sent, want 1", len(msgs))
+				}
+			}},
+		{name: "resend cooldown after cancelling sms, problem", opts: opts{profile: profile.Problem}, req: post("sms", dest(alicePhone)),
+			setup: func(t *testing.T, e *env) {
+				activateFirst("alice", "sms", alicePhone)(t, e)
+				cancel := req{path: config.DefaultDeactivatePath, user: "alice", body: body(mfaapi.TypeDeactivate, "sms")}
+				if got, _ := e.svc.API.Handle(context.Background(), cancel.build()); got.Status != 204 {
+					t.Fatalf("cancel: %+v", got)
+				}
+			},
+			want: func(t *testing.T) answer { return problemErr(t, profile.ResendCooldown).with(30 * time.Second) }},
+		// Activations count against their destination too, with the
+		// user limit's numbers, so that many identities cannot together
+		// flood one inbox or phone; e-mail addresses regardless of case.
+		{name: "destination limit", opts: opts{limits: destLimits}, req: post("email", dest(aliceEmail)),
+			setup: activateFirst("bob", "email", aliceEmail),
+			want:  glueRetry(profile.TooManyEmails, "5914", time.Hour), after: func(t *testing.T, e *env, _ profile.Denial) {
+				if enr := e.enrollment(t, "alice"); enr != nil {
+					t.Errorf("enrollment %+v, want none", enr)
+				}
+			}},
+		{name: "destination limit, another case", opts: opts{limits: destLimits}, req: post("email", dest("Alice@Example.COM")),
+			setup: activateFirst("bob", "email", aliceEmail),
+			want:  glueRetry(profile.TooManyEmails, "5914", time.Hour)},
+		{name: "destination limit sms, problem", opts: opts{profile: profile.Problem, limits: destLimits}, req: post("sms", dest(alicePhone)),
+			setup: activateFirst("bob", "sms", alicePhone),
+			want:  func(t *testing.T) answer { return problemErr(t, profile.TooManySMS).with(time.Hour) }},
+		{name: "destination limit, another destination", opts: opts{limits: destLimits}, req: post("email", dest(aliceEmail)),
+			setup: activateFirst("bob", "email", "bob@example.com"),
+			want:  is(noContent), after: expectStatus("email", mfaapi.StatusInProgress)},
 
 		// A failed delivery leaves the factor pending without a code, so
 		// that the next try is not held by the cooldown.

@@ -3,9 +3,17 @@
 // regeneration, in front of a service that has none of them.
 //
 // One implementation, two transports: API.Handle answers an authz.Request
-// (the engine calls it before the policy, and the ext_authz adapter sends
-// the answer to the client as a denied response carrying the real status
-// and body), and API.Handler serves the same over plain HTTP (http.go).
+// (the engine calls it before the policy, and the gRPC ext_authz adapter
+// sends the answer to the client as a denied response carrying the real
+// status and body), and API.Handler serves the same over plain HTTP
+// (http.go). The HTTP ext_authz transports (forward-auth, Envoy's HTTP
+// mode) cannot deliver a success answer, so they mark their requests
+// authz.Request.NoSelfService and the engine refuses an endpoint's request
+// before Handle runs; proxies route the endpoints' paths to Handler.
+//
+// Requests are routed on the request target as received, the path matched
+// exactly (case, escaping and all) and the query ignored, by the same
+// route function in Serves, Handle and Handler.
 //
 // The files follow the request: api.go routes it and checks the identity,
 // body.go reads the JSON:API body, one file per endpoint answers it
@@ -54,7 +62,9 @@ type Paths struct {
 // (SMS) and can be abused to flood a victim's inbox or phone. Zero
 // disables a limit.
 type Limits struct {
-	// UserMax codes per method per user within UserWindow.
+	// UserMax codes per method per user within UserWindow. Activations
+	// also count per destination (all users together) against the same
+	// numbers, so rotating identities cannot flood one address or phone.
 	UserMax    int
 	UserWindow time.Duration
 	// TenantMax codes per method for all users within TenantWindow.

@@ -2,10 +2,13 @@ package mfaapi_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 )
 
@@ -27,6 +30,15 @@ func TestServes(t *testing.T) {
 		{"GET", config.DefaultActivatePath, false},
 		{"PUT", config.DefaultActivatePath, false},
 		{"POST", config.DefaultActivatePath + "/", false},
+		// The path is matched as sent: another spelling is another path.
+		{"POST", "/multi-factor-auth-type-%61ctivate", false},
+		{"POST", "/multi-factor-auth-type-activat%65", false},
+		{"POST", config.DefaultActivatePath + "%2F", false},
+		{"POST", "/" + config.DefaultActivatePath, false},
+		{"POST", config.DefaultActivatePath + ";x", false},
+		{"POST", strings.ToUpper(config.DefaultActivatePath), false},
+		{"POST", "http://shop.example.com" + config.DefaultActivatePath, false},
+		{"GET", "/multi-factor-auth-typ%65s", false},
 		{"POST", "/checkout", false},
 		{"POST", "", false},
 		{"POST", "?x=1", false},
@@ -85,4 +97,58 @@ func TestNoIdentity(t *testing.T) {
 			claims: map[string]any{"email": aliceEmail}}, want: glue(profile.NoIdentity, "5905")},
 	)
 	run(t, rows)
+}
+
+// A request marked NoSelfService (by the HTTP ext_authz transports, which
+// cannot deliver the answers) is refused by the engine with the profile's
+// unavailable denial before any endpoint runs; unmarked, the same request
+// is answered.
+func TestNoSelfService(t *testing.T) {
+	e := newEnv(t, opts{})
+	e.enabledTOTP(t, "alice")
+	e.oob(t, "alice", "email", aliceEmail, true)
+	before := e.enrollment(t, "alice")
+	unavailable := glueErr(t, profile.Unavailable, "5912")
+	for _, r := range []req{
+		{method: "GET", path: config.DefaultTypesPath, user: "alice"},
+		{path: config.DefaultActivatePath + "?x=1", user: "bob", body: body(mfaapi.TypeActivate, "totp")},
+		{path: config.DefaultVerifyPath, user: "alice", body: body(mfaapi.TypeVerify, "totp")},
+		{path: config.DefaultDeactivatePath, user: "alice", body: body(mfaapi.TypeDeactivate, "email")},
+		{path: config.DefaultTriggerPath, user: "alice", body: body(mfaapi.TypeTrigger, "email")},
+		{path: config.DefaultRecoveryCodesPath, user: "alice"},
+	} {
+		r.code = "totp " + totpCode(t, e.totp)
+		ar := r.build()
+		ar.NoSelfService = true
+		d := e.svc.Engine.Check(context.Background(), ar)
+		if d.Allowed || d.API || d.Reason != profile.Unavailable || d.Detail != authz.DetailNoSelfService {
+			t.Errorf("%s %s: decision %+v, want the refusal", ar.Method, ar.Path, d)
+		}
+		expect(t, d.Denial, unavailable)
+	}
+	if got := e.enrollment(t, "alice"); !reflect.DeepEqual(got, before) {
+		t.Errorf("alice's enrollment changed:\n%+v\n%+v", before, got)
+	}
+	if got := e.enrollment(t, "bob"); got != nil {
+		t.Errorf("bob was enrolled: %+v", got)
+	}
+	if p := e.pending(t, "alice", "email"); p != nil {
+		t.Errorf("a code is pending: %+v", p)
+	}
+	e.expectNothingSent(t)
+
+	// Unmarked, the endpoint answers (and acts: a code is sent).
+	d := e.svc.Engine.Check(context.Background(), req{path: config.DefaultTriggerPath, user: "alice",
+		body: body(mfaapi.TypeTrigger, "email")}.build())
+	if !d.API || d.Denial.Status != 204 {
+		t.Errorf("unmarked trigger: %+v", d)
+	}
+	e.expectSent(t, "alice", "email", aliceEmail)
+
+	// Other requests are decided as usual.
+	ar := req{method: "GET", path: "/checkout", user: "alice"}.build()
+	ar.NoSelfService = true
+	if d := e.svc.Engine.Check(context.Background(), ar); !d.Allowed {
+		t.Errorf("GET /checkout: %+v", d)
+	}
 }

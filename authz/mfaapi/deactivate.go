@@ -13,10 +13,19 @@ import (
 // deactivate answers POST multi-factor-auth-type-deactivate: it removes a
 // factor, enabled or pending. Removing the last factor removes the
 // enrollment with its recovery codes, so the user is unenrolled.
+//
+// Removing an enabled factor takes a code; cancelling an activation in
+// progress does not. A cancellation without a code therefore removes the
+// factor only if it is still in progress under the store's lock: one that
+// a concurrent verify enabled meanwhile stays, with the recovery codes that
+// verify just showed.
 func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) profile.Denial {
 	req, bad := a.readFactorRequest(ctx, r, user, TypeDeactivate)
 	if bad != nil {
 		return *bad
+	}
+	if ans, ok := a.notBanned(ctx, r, user); !ok {
+		return ans
 	}
 	method := req.method
 	failed := func(reason profile.Reason, retry time.Duration) profile.Denial {
@@ -27,6 +36,7 @@ func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) pro
 		}
 		return a.deny(r, reason, retry)
 	}
+	proved := false
 	switch Status(req.enr, method) {
 	case StatusDisabled:
 		return failed(profile.NotEnrolled, 0)
@@ -37,17 +47,24 @@ func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) pro
 		if !p.OK {
 			return failed(p.Reason, p.RetryAfter)
 		}
+		proved = true
 	}
 	err := a.o.Store.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) {
-		if cur == nil || Status(cur, method) == StatusDisabled {
+		switch {
+		case cur == nil || Status(cur, method) == StatusDisabled:
 			return nil, errNotEnabled
+		case !proved && Status(cur, method) != StatusInProgress:
+			return nil, errAlreadyEnabled
 		}
 		return cur.Without(method), nil
 	})
-	if errors.Is(err, errNotEnabled) {
+	switch {
+	case errors.Is(err, errNotEnabled):
 		return failed(profile.NotEnrolled, 0)
-	}
-	if err != nil {
+	case errors.Is(err, errAlreadyEnabled):
+		// Enabled since the read that let the request go without a code.
+		return failed(profile.DeactivationFailed, 0)
+	case err != nil:
 		return a.unavailable(r, "remove factor", err)
 	}
 	if method != store.MethodTOTP {

@@ -87,8 +87,16 @@ func TestDeactivate(t *testing.T) {
 		{name: "not activated, problem", opts: opts{profile: profile.Problem}, req: withCode(post("sms"), "sms 123456"),
 			setup: totpOnly, want: problem(profile.NotEnrolled), after: untouched},
 
-		// Lockouts keep their own answer, also in Glue.
+		// Lockouts keep their own answer, also in Glue, also where no code
+		// is needed (cancelling an activation).
 		{name: "banned", req: post("totp"), setup: func(t *testing.T, e *env) { totpOnly(t, e); e.ban(t, "alice") },
 			code: rightTOTP, want: glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute), after: untouched},
+		{name: "banned, cancelling", req: post("email"),
+			setup: func(t *testing.T, e *env) { e.oob(t, "alice", "email", aliceEmail, false); e.ban(t, "alice") },
+			want:  glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute), after: expectStatus("email", mfaapi.StatusInProgress)},
+		{name: "banned, cancelling, problem", opts: opts{profile: profile.Problem}, req: post("totp"),
+			setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice"); e.ban(t, "alice") },
+			want:  func(t *testing.T) answer { return problemErr(t, profile.TooManyAttempts).with(15 * time.Minute) },
+			after: expectStatus("totp", mfaapi.StatusInProgress)},
 	})
 }

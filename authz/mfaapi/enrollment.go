@@ -2,6 +2,7 @@ package mfaapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 
 	"github.com/mfa-authz/mfa-authz/authz"
@@ -81,11 +82,34 @@ func copyEnrollment(cur *store.Enrollment) *store.Enrollment {
 	return &next
 }
 
+// samePending reports whether the factor of method in progress in a and
+// in b is the same activation: the same TOTP secret and parameters, or the
+// same e-mail or SMS destination registered at the same time. A factor
+// that is not in progress in either is never the same.
+func samePending(a, b *store.Enrollment, method string) bool {
+	if Status(a, method) != StatusInProgress || Status(b, method) != StatusInProgress {
+		return false
+	}
+	if method == store.MethodTOTP {
+		x, y := a.TOTP, b.TOTP
+		return subtle.ConstantTimeCompare([]byte(x.Secret), []byte(y.Secret)) == 1 &&
+			x.Algorithm == y.Algorithm && x.Digits == y.Digits && x.Period == y.Period && x.CreatedAt.Equal(y.CreatedAt)
+	}
+	x, y := oob(a, method), oob(b, method)
+	return x.Destination == y.Destination && x.CreatedAt.Equal(y.CreatedAt)
+}
+
 // Errors of update functions: the factor's status changed between the
 // endpoint's read and the store's locked update (a concurrent request).
 var (
 	errAlreadyEnabled = errors.New("already enabled")
 	errNotEnabled     = errors.New("not enabled")
+	// errReplaced: the factor in progress is no longer the one whose
+	// code the request proved (a concurrent activate replaced it).
+	errReplaced = errors.New("factor in progress replaced")
+	// errStepUp: the user gained an enabled factor, so adding another
+	// now needs the step-up that the endpoint's read did not call for.
+	errStepUp = errors.New("step-up required")
 )
 
 // updateFailed answers a failed enrollment update: a concurrent change
@@ -97,6 +121,12 @@ func (a *API) updateFailed(r *authz.Request, step string, err error) profile.Den
 		return a.deny(r, profile.AlreadyEnabled, 0)
 	case errors.Is(err, errNotEnabled):
 		return a.deny(r, profile.NotEnrolled, 0)
+	case errors.Is(err, errReplaced):
+		// Read up front, the replacing factor would have made the
+		// request's code wrong: answer as for a wrong code.
+		return a.deny(r, profile.Invalid, 0)
+	case errors.Is(err, errStepUp):
+		return a.deny(r, profile.StepUpRequired, 0)
 	}
 	return a.unavailable(r, step, err)
 }

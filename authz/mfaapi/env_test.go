@@ -398,13 +398,29 @@ func (e *env) ban(t *testing.T, user string) {
 }
 
 // pendingCode stores code as the user's pending code of method, sent ago
-// and good for ttl from then.
+// and good for ttl from then, to the destination of the user's factor of
+// method (as activate and trigger send codes).
 func (e *env) pendingCode(t *testing.T, user, method, code string, ago, ttl time.Duration) {
+	t.Helper()
+	dest := ""
+	if enr := e.enrollment(t, user); enr != nil {
+		if f := enr.Email; method == store.MethodEmail && f != nil {
+			dest = f.Destination
+		}
+		if f := enr.SMS; method == store.MethodSMS && f != nil {
+			dest = f.Destination
+		}
+	}
+	e.pendingCodeTo(t, user, method, code, dest, ago, ttl)
+}
+
+// pendingCodeTo is pendingCode with the destination the code went to.
+func (e *env) pendingCodeTo(t *testing.T, user, method, code, dest string, ago, ttl time.Duration) {
 	t.Helper()
 	sent := time.Now().Add(-ago)
 	err := e.st.UpdatePendingCode(context.Background(), user, method, func(*store.PendingCode) (*store.PendingCode, error) {
-		return &store.PendingCode{Hash: e.st.SecretHash(user, otc.Purpose(method), code), SentAt: sent.UTC(),
-			ExpiresAt: sent.Add(ttl).UTC()}, nil
+		return &store.PendingCode{Hash: e.st.SecretHash(user, otc.Purpose(method), code), Destination: dest,
+			SentAt: sent.UTC(), ExpiresAt: sent.Add(ttl).UTC()}, nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -17,12 +17,16 @@ import (
 // faultStore wraps the service's store to make one kind of call fail, or
 // to make UpdateEnrollment lose its first swap to a concurrent writer as
 // the Redis store's optimistic updates can: fn runs, its result is
-// dropped, race changes the stored enrollment, and fn runs again.
+// dropped, race changes the stored enrollment, and fn runs again. Or
+// interleave runs another request (on the service's own API and store)
+// at the first UpdateEnrollment, before it reads: between the endpoint's
+// first read and its locked update, where a concurrent request can land.
 type faultStore struct {
 	store.Lifecycle
 	failRead, failUpdate, failPending, failHit error
 	panics                                     bool
 	race                                       func(cur *store.Enrollment) *store.Enrollment
+	interleave                                 func()
 }
 
 var errDown = errors.New("store down")
@@ -40,6 +44,10 @@ func (s *faultStore) Enrollment(ctx context.Context, user string) (*store.Enroll
 func (s *faultStore) UpdateEnrollment(ctx context.Context, user string, fn func(*store.Enrollment) (*store.Enrollment, error)) error {
 	if s.failUpdate != nil {
 		return s.failUpdate
+	}
+	if other := s.interleave; other != nil {
+		s.interleave = nil
+		other()
 	}
 	if race := s.race; race != nil {
 		s.race = nil
@@ -172,8 +180,11 @@ func TestStoreFaults(t *testing.T) {
 			want: glue(profile.NotEnrolled, "5910")}, fault: faultStore{race: removeAll}},
 		// The first try made recovery codes for a first factor; when the
 		// retry finds another factor enabled meanwhile it makes none, and
-		// must not show the first try's, which were never stored.
-		{row: row{name: "verify, another factor enabled meanwhile", req: verify, setup: pendingTOTP, code: rightTOTP,
+		// must not show the first try's, which were never stored. (The
+		// user has stepped up: see TestInterleavedRequests for one who
+		// has not.)
+		{row: row{name: "verify, another factor enabled meanwhile", req: verify,
+			setup: func(t *testing.T, e *env) { pendingTOTP(t, e); e.stepUp("alice") }, code: rightTOTP,
 			want: is(noContent), after: expectStatus("totp", mfaapi.StatusEnabled)},
 			fault: faultStore{race: func(cur *store.Enrollment) *store.Enrollment {
 				cur.SMS = &store.OOB{Destination: alicePhone, Enabled: true}
@@ -218,5 +229,147 @@ func TestThroughEngine(t *testing.T) {
 		Header: authz.MapHeader{"x-user-id": "alice"}})
 	if !d.API || d.Denial.Status != 200 || d.Denial.ContentType != profile.GlueContentType {
 		t.Fatalf("Check of the types endpoint: %+v", d)
+	}
+}
+
+// Another request lands between an endpoint's first read and its locked
+// update (faultStore.interleave): the update judges the state it finds,
+// never the one the endpoint read.
+func TestInterleavedRequests(t *testing.T) {
+	const mallory = "mallory@example.com"
+	// call makes one request on the service's own API and asserts its status.
+	call := func(t *testing.T, e *env, r req, status int) profile.Denial {
+		t.Helper()
+		got, ok := e.svc.API.Handle(context.Background(), r.build())
+		if !ok || got.Status != status {
+			t.Fatalf("interleaved %s: %d %s, want %d", r.path, got.Status, got.Body, status)
+		}
+		return got
+	}
+	verifyReq := func(method, code string) req {
+		return req{path: config.DefaultVerifyPath, user: "alice", code: code, body: body(mfaapi.TypeVerify, method)}
+	}
+	activateReq := func(method string, extra ...string) req {
+		return req{path: config.DefaultActivatePath, user: "alice", body: body(mfaapi.TypeActivate, method, extra...)}
+	}
+	cancelEmail := req{path: config.DefaultDeactivatePath, user: "alice", body: body(mfaapi.TypeDeactivate, "email")}
+	pendingEmail := func(t *testing.T, e *env) {
+		e.oob(t, "alice", "email", aliceEmail, false)
+		e.pendingCode(t, "alice", "email", "123456", 0, time.Minute)
+	}
+	// victimVerifies: alice's own verify completes her e-mail activation
+	// (200, recovery codes shown).
+	victimVerifies := func(t *testing.T, e *env) { call(t, e, verifyReq("email", "email 123456"), 200) }
+	// enabledWithCodes: alice's e-mail factor is enabled with all ten
+	// recovery codes, as her verify left it.
+	enabledWithCodes := func(t *testing.T, e *env, _ profile.Denial) {
+		t.Helper()
+		enr := e.enrollment(t, "alice")
+		if enr == nil || mfaapi.Status(enr, "email") != mfaapi.StatusEnabled || enr.UnusedRecoveryCodes() != 10 {
+			t.Errorf("enrollment %+v, want e-mail enabled with 10 recovery codes", enr)
+		}
+	}
+	// malloryPending: the e-mail factor in progress is mallory's, not
+	// enabled, and alice got no recovery codes.
+	malloryPending := func(t *testing.T, e *env, _ profile.Denial) {
+		t.Helper()
+		enr := e.enrollment(t, "alice")
+		if enr == nil || mfaapi.Status(enr, "email") != mfaapi.StatusInProgress || enr.Email.Destination != mallory || len(enr.Recovery) != 0 {
+			t.Errorf("enrollment %+v, want mallory's e-mail in progress and no recovery codes", enr)
+		}
+	}
+	rows := []struct {
+		row
+		interleave func(t *testing.T, e *env)
+	}{
+		// Cancelling an activation takes no code, so it must not remove a
+		// factor that alice's verify enabled meanwhile (with the recovery
+		// codes just shown to her).
+		{row: row{name: "cancel, enabled meanwhile", req: cancelEmail, setup: pendingEmail,
+			want: glue(profile.DeactivationFailed, "5903"), after: enabledWithCodes}, interleave: victimVerifies},
+		{row: row{name: "cancel, enabled meanwhile, problem", opts: opts{profile: profile.Problem}, req: cancelEmail,
+			setup: pendingEmail, want: problem(profile.DeactivationFailed), after: enabledWithCodes}, interleave: victimVerifies},
+		// A factor still in progress, even a replaced one, is cancelled.
+		{row: row{name: "cancel, replaced meanwhile", req: cancelEmail, setup: pendingEmail, want: is(noContent),
+			after: expectStatus("email", mfaapi.StatusDisabled)},
+			interleave: func(t *testing.T, e *env) {
+				e.oob(t, "alice", "email", mallory, false)
+			}},
+
+		// alice's code proves the destination she activated; a concurrent
+		// activate of mallory's address must not be enabled by it.
+		{row: row{name: "verify email, destination replaced meanwhile", req: verifyReq("email", "email 123456"),
+			setup: pendingEmail, want: glue(profile.Invalid, "5901"),
+			after: both(malloryPending, func(t *testing.T, e *env, _ profile.Denial) { e.expectSent(t, "alice", "email", mallory) })},
+			interleave: func(t *testing.T, e *env) { call(t, e, activateReq("email", `"destination":`+quote(mallory)), 204) }},
+		{row: row{name: "verify email, destination replaced meanwhile, problem", opts: opts{profile: profile.Problem},
+			req: verifyReq("email", "email 123456"), setup: pendingEmail, want: problem(profile.Invalid), after: malloryPending},
+			interleave: func(t *testing.T, e *env) { call(t, e, activateReq("email", `"destination":`+quote(mallory)), 204) }},
+		// The same activation re-registered at another time is another
+		// activation too.
+		{row: row{name: "verify email, re-activated meanwhile", req: verifyReq("email", "email 123456"),
+			setup: pendingEmail, want: glue(profile.Invalid, "5901"), after: expectStatus("email", mfaapi.StatusInProgress)},
+			interleave: func(t *testing.T, e *env) {
+				e.update(t, "alice", func(enr *store.Enrollment) {
+					enr.Email = &store.OOB{Destination: aliceEmail, CreatedAt: enr.Email.CreatedAt.Add(time.Second)}
+				})
+			}},
+		{row: row{name: "verify totp, secret replaced meanwhile", req: verifyReq("totp", ""),
+			setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
+			code:  func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
+			want:  glue(profile.Invalid, "5901"), after: func(t *testing.T, e *env, _ profile.Denial) {
+				enr := e.enrollment(t, "alice")
+				if enr == nil || enr.TOTP == nil || !enr.TOTP.Pending || enr.TOTP.Secret == e.totp.Secret || len(enr.Recovery) != 0 {
+					t.Errorf("enrollment %+v, want the new secret in progress, no recovery codes", enr)
+				}
+			}},
+			interleave: func(t *testing.T, e *env) { call(t, e, activateReq("totp"), 200) }},
+
+		// alice had no enabled factor at verify's first read, so no
+		// step-up was asked; once one is enabled meanwhile, the new
+		// factor is a second one and needs it.
+		{row: row{name: "verify, first factor enabled meanwhile, no step-up", req: verifyReq("totp", ""),
+			setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
+			code:  func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
+			want:  glue(profile.StepUpRequired, "5919"), after: both(expectStatus("totp", mfaapi.StatusInProgress), expectStatus("sms", mfaapi.StatusEnabled))},
+			interleave: func(t *testing.T, e *env) { e.oob(t, "alice", "sms", alicePhone, true) }},
+		{row: row{name: "verify, first factor enabled meanwhile, no step-up, problem", opts: opts{profile: profile.Problem},
+			req: verifyReq("totp", ""), setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
+			code: func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
+			want: problem(profile.StepUpRequired), after: expectStatus("totp", mfaapi.StatusInProgress)},
+			interleave: func(t *testing.T, e *env) { e.oob(t, "alice", "sms", alicePhone, true) }},
+		{row: row{name: "verify, first factor enabled meanwhile, stepped up", req: verifyReq("totp", ""),
+			setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
+			code:  func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
+			want:  is(noContent), after: expectStatus("totp", mfaapi.StatusEnabled)},
+			interleave: func(t *testing.T, e *env) {
+				e.oob(t, "alice", "sms", alicePhone, true)
+				e.stepUp("alice")
+			}},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, r.opts)
+			if r.setup != nil {
+				r.setup(t, e)
+			}
+			fs := faultStore{Lifecycle: e.st, interleave: func() { r.interleave(t, e) }}
+			rq := r.req
+			if r.code != nil {
+				rq.code = r.code(t, e)
+			}
+			got, ok := newAPI(t, e, &fs, nil).Handle(context.Background(), rq.build())
+			if !ok {
+				t.Fatal("not answered")
+			}
+			if fs.interleave != nil {
+				t.Fatal("the endpoint made no locked update: nothing was interleaved")
+			}
+			expect(t, got, r.want(t))
+			if r.after != nil {
+				r.after(t, e, got)
+			}
+		})
 	}
 }

@@ -11,21 +11,32 @@ import (
 )
 
 // Handler serves the endpoints over plain HTTP and hands every other
-// request to next (nil: 404), for deployments without Envoy in front. The
-// answers are Handle's, so both transports behave alike.
+// request to next (nil: 404), for deployments without Envoy in front and
+// for proxies that route the endpoints' paths here because their HTTP
+// ext_authz transport cannot deliver the answers. The answers are
+// Handle's, so both transports behave alike.
+//
+// Requests are routed on the request target as sent (path and query, the
+// path percent-encoded as the client wrote it), the same string Handle
+// gets and routes on, and the same spelling the engine recognizes on
+// ext_authz: "/multi-factor-auth-type-%61ctivate" is no endpoint's path,
+// here or there.
 func (a *API) Handler(next http.Handler) http.Handler {
 	if next == nil {
 		next = http.NotFoundHandler()
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, hr *http.Request) {
-		if a.route(hr.Method, hr.URL.Path) == nil {
+		// RequestURI keeps the client's escaping (RawPath) and drops the
+		// scheme and host of an absolute-form target.
+		target := hr.URL.RequestURI()
+		if a.route(hr.Method, target) == nil {
 			next.ServeHTTP(w, hr)
 			return
 		}
 		r := &authz.Request{
 			Method: hr.Method,
 			Host:   hr.Host,
-			Path:   hr.URL.RequestURI(),
+			Path:   target,
 			ID:     hr.Header.Get("X-Request-Id"),
 			Header: httpHeader(hr.Header),
 		}
@@ -34,7 +45,13 @@ func (a *API) Handler(next http.Handler) http.Handler {
 			r.Body = body
 			r.BodyTruncated = err != nil
 		}
-		ans, _ := a.Handle(hr.Context(), r)
+		ans, ok := a.Handle(hr.Context(), r)
+		if !ok {
+			// Not an endpoint after all (Handle routes the same target, so
+			// this does not happen): never write a zero-value answer.
+			next.ServeHTTP(w, hr)
+			return
+		}
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
 		if ans.ContentType != "" {

@@ -32,6 +32,7 @@ func TestHandler(t *testing.T) {
 		ctype, want   string
 		retryAfter    string
 		cached        bool // no Cache-Control: the request went past the API
+		untouched     bool // alice has no enrollment and no code was sent
 	}{
 		{name: "types", method: "GET", path: config.DefaultTypesPath, next: upstream, status: 200, ctype: profile.GlueContentType,
 			want: `{"data":[{"type":"multi-factor-auth-types","id":"totp","attributes":{"type":"totp","status":0}},` +
@@ -74,6 +75,16 @@ func TestHandler(t *testing.T) {
 		{name: "other methods go to next", method: "GET", path: config.DefaultActivatePath, next: upstream, status: 418, cached: true},
 		{name: "no next: 404", method: "GET", path: "/checkout", status: 404, ctype: "text/plain; charset=utf-8",
 			want: "404 page not found\n", cached: true},
+		// The query is not part of the path; an absolute-form target is
+		// its path.
+		// Finding B: routed on the target as sent, this is no endpoint's
+		// path (see TestHandlerOtherSpellings for more).
+		{name: "escaped letter is another path", method: "POST", path: "/multi-factor-auth-type-%61ctivate", body: activate,
+			status: 404, ctype: "text/plain; charset=utf-8", want: "404 page not found\n", cached: true, untouched: true},
+		{name: "escaped letter goes to next", method: "POST", path: "/multi-factor-auth-type-%61ctivate", body: activate,
+			next: upstream, status: 418, cached: true, untouched: true},
+		{name: "query ignored", method: "POST", path: config.DefaultActivatePath + "?x=1", body: activate, status: 204},
+		{name: "absolute form", method: "POST", path: "http://shop.example.com" + config.DefaultActivatePath, body: activate, status: 204},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, c.opts)
@@ -109,6 +120,84 @@ func TestHandler(t *testing.T) {
 			if cc := res.Header.Get("Cache-Control"); (cc == "no-store") == c.cached {
 				t.Errorf("Cache-Control %q", cc)
 			}
+			if c.untouched {
+				if enr := e.enrollment(t, "alice"); enr != nil {
+					t.Errorf("alice was enrolled: %+v", enr)
+				}
+				e.expectNothingSent(t)
+			}
 		})
+	}
+}
+
+// otherSpellings are targets that name no endpoint: the path is matched
+// as sent, as the engine matches it on ext_authz, so an escaped letter, a
+// trailing or doubled slash or a parameter make another path. Each goes to
+// next (here none: 404), never to an endpoint, and never a zero status.
+var otherSpellings = []struct{ method, target string }{
+	{"POST", "/multi-factor-auth-type-%61ctivate"},
+	{"POST", "/multi-factor-auth-type-activat%65"},
+	{"POST", "/%6dulti-factor-auth-type-activate"},
+	{"POST", "/multi-factor-auth-type%2Dactivate"},
+	{"POST", "/multi-factor-auth-type-activate/"},
+	{"POST", "/multi-factor-auth-type-activate%2F"},
+	{"POST", "//multi-factor-auth-type-activate"},
+	{"POST", "/multi-factor-auth-type-activate/."},
+	{"POST", "/x/../multi-factor-auth-type-activate"},
+	{"POST", "/multi-factor-auth-type-activate;x"},
+	{"POST", "/MULTI-FACTOR-AUTH-TYPE-ACTIVATE"},
+	{"POST", "/multi-factor-auth-type-activate%3Fx=1"},
+	{"POST", "/multi-factor-auth-type-v%65rify"},
+	{"POST", "/multi-factor-auth-recovery%2Dcodes"},
+	{"GET", "/multi-factor-auth-typ%65s"},
+}
+
+func TestHandlerOtherSpellings(t *testing.T) {
+	e := newEnv(t, opts{})
+	activate := body(mfaapi.TypeActivate, "email", `"destination":"`+aliceEmail+`"`)
+	for _, c := range otherSpellings {
+		hr := httptest.NewRequest(c.method, c.target, strings.NewReader(activate))
+		hr.Header.Set("X-User-Id", "alice")
+		w := httptest.NewRecorder()
+		e.svc.API.Handler(nil).ServeHTTP(w, hr)
+		if got := w.Body.String(); w.Code != 404 || got != "404 page not found\n" || w.Header().Get("Cache-Control") != "" {
+			t.Errorf("%s %s: got %d %v %q, want next's 404", c.method, c.target, w.Code, w.Header(), got)
+		}
+	}
+	if enr := e.enrollment(t, "alice"); enr != nil {
+		t.Errorf("alice was enrolled: %+v", enr)
+	}
+	e.expectNothingSent(t)
+}
+
+// TestHandlerOverTheWire sends the other spellings through a real server:
+// each gets its 404, none a dropped connection (net/http's answer to a
+// handler that panics, as WriteHeader(0) does).
+func TestHandlerOverTheWire(t *testing.T) {
+	e := newEnv(t, opts{})
+	srv := httptest.NewServer(e.svc.API.Handler(nil))
+	defer srv.Close()
+	for _, c := range append(otherSpellings, struct{ method, target string }{"GET", config.DefaultTypesPath}) {
+		req, err := http.NewRequest(c.method, srv.URL+c.target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.URL.RequestURI() != c.target {
+			t.Fatalf("the client would send %s, not %s", req.URL.RequestURI(), c.target)
+		}
+		req.Header.Set("X-User-Id", "alice")
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Errorf("%s %s: %v", c.method, c.target, err)
+			continue
+		}
+		res.Body.Close()
+		want := 404
+		if c.target == config.DefaultTypesPath {
+			want = 200
+		}
+		if res.StatusCode != want {
+			t.Errorf("%s %s: got %d, want %d", c.method, c.target, res.StatusCode, want)
+		}
 	}
 }

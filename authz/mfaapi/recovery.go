@@ -14,6 +14,9 @@ import (
 // the user's recovery codes with new ones, shown once, after a code of an
 // enabled factor (or a recovery code) proves the request is the user's.
 func (a *API) recoveryCodes(ctx context.Context, r *authz.Request, user string) profile.Denial {
+	if ans, ok := a.notBanned(ctx, r, user); !ok {
+		return ans
+	}
 	enr, err := a.enrollment(ctx, user)
 	if err != nil {
 		return a.unavailable(r, "read enrollment", err)

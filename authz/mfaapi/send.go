@@ -2,6 +2,8 @@ package mfaapi
 
 import (
 	"context"
+	"encoding/hex"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,10 +18,25 @@ import (
 // Sending codes, for activate and trigger. Only a code's hash is stored,
 // under the user's lock, so a code is checked (otc.Use) like a password.
 
-// admitSend applies the resend cooldown and the send limits. The cooldown
-// is checked first because it counts nothing: a client retrying too fast
-// must not use up the user's sends.
-func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method string) (profile.Denial, bool) {
+// admitSend applies the resend cooldown and the send limits to a code of
+// method for user to dest; activation reports a code for an activation,
+// whose destination the request chose, rather than for a trigger, whose
+// destination was registered and proven at activation.
+//
+// The cooldown is checked first because it counts nothing: a client
+// retrying too fast must not use up the user's sends. It reads when the
+// user's pending code was sent; for an activation, a counter per user and
+// method holds it too, because cancelling an activation deletes the
+// pending code (and with it the time it was sent) but not the counter,
+// so activate, cancel, activate cannot send a code per round.
+//
+// An activation also counts against its destination (keyed by a hash of
+// it, never the address or number itself), with the user limit's numbers,
+// so that users (or identities, such as bearer-token fingerprints, that
+// cost nothing to make) cannot together flood one inbox or phone with
+// codes. Triggers do not count there: whoever can activate any destination
+// must not be able to hold back the codes its owner asks for.
+func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method, dest string, activation bool) (profile.Denial, bool) {
 	now := a.o.Now()
 	l := a.o.Limits
 	var wait time.Duration
@@ -37,6 +54,15 @@ func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method stri
 	if wait > 0 {
 		return a.deny(r, profile.ResendCooldown, wait), false
 	}
+	if activation && l.Cooldown > 0 {
+		ok, reset, err := a.o.Store.Hit(ctx, "cooldown\x00activate\x00"+method+"\x00"+user, l.Cooldown, 1, now)
+		if err != nil {
+			return a.unavailable(r, "resend cooldown counter", err), false
+		}
+		if !ok {
+			return a.deny(r, profile.ResendCooldown, reset.Sub(now)), false
+		}
+	}
 	userReason, tenantReason := profile.TooManyEmails, profile.TooManyEmailsPerTenant
 	if method == store.MethodSMS {
 		userReason, tenantReason = profile.TooManySMS, profile.TooManySMSPerTenant
@@ -45,6 +71,15 @@ func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method stri
 		ok, reset, err := a.o.Store.Hit(ctx, "user\x00"+method+"\x00"+user, l.UserWindow, l.UserMax, now)
 		if err != nil {
 			return a.unavailable(r, "user send counter", err), false
+		}
+		if !ok {
+			return a.deny(r, userReason, reset.Sub(now)), false
+		}
+	}
+	if activation && l.UserMax > 0 {
+		ok, reset, err := a.o.Store.Hit(ctx, "destination\x00"+method+"\x00"+a.destinationKey(method, dest), l.UserWindow, l.UserMax, now)
+		if err != nil {
+			return a.unavailable(r, "destination send counter", err), false
 		}
 		if !ok {
 			return a.deny(r, userReason, reset.Sub(now)), false
@@ -62,10 +97,23 @@ func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method stri
 	return profile.Denial{}, true
 }
 
+// destinationKey names dest's send counter: a keyed hash, so that the
+// counter's key (which a store may name in an error, hence in a log) never
+// holds an address or number. E-mail addresses are compared without regard
+// to case, as mail systems deliver them.
+func (a *API) destinationKey(method, dest string) string {
+	if method == store.MethodEmail {
+		dest = strings.ToLower(dest)
+	}
+	return hex.EncodeToString(a.o.Store.SecretHash("", "send-destination:"+method, dest))
+}
+
 // send makes a new code for the user's method, stores its hash (replacing
 // any earlier code) and hands it to the method's sender. A code that could
-// not be delivered is removed: nobody has it, and it would hold the resend
-// cooldown against the user's next try.
+// not be delivered is removed: nobody should have it, and it would hold the
+// resend cooldown of a trigger against the user's next try. (An
+// activation's cooldown counter holds regardless: a delivery that timed
+// out may still have reached the destination.)
 func (a *API) send(ctx context.Context, r *authz.Request, user, method, dest string) profile.Denial {
 	sender := a.o.Senders[method]
 	if sender == nil {

@@ -40,3 +40,20 @@ func (a *API) requireStepUp(ctx context.Context, r *authz.Request, user string, 
 func (a *API) steppedUpStill(ctx context.Context, user string, enr *store.Enrollment, now time.Time) bool {
 	return len(enr.Methods()) == 0 || a.o.Engine.SteppedUp(ctx, user, now)
 }
+
+// notBanned refuses a user whom regulation bans, as Check refuses one on a
+// protected route (429, too many attempts, with Retry-After), before an
+// endpoint acts on a factor: a ban must not be sidestepped through a path
+// that needs no code (a live step-up session, cancelling an activation, a
+// trigger, a first factor). A failed lookup is an outage.
+func (a *API) notBanned(ctx context.Context, r *authz.Request, user string) (profile.Denial, bool) {
+	now := a.o.Now()
+	until, banned, err := a.o.Engine.BannedUntil(ctx, user, now)
+	switch {
+	case err != nil:
+		return a.unavailable(r, "regulation lookup", err), false
+	case banned:
+		return a.deny(r, profile.TooManyAttempts, until.Sub(now)), false
+	}
+	return profile.Denial{}, true
+}

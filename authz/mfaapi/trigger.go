@@ -18,6 +18,9 @@ func (a *API) trigger(ctx context.Context, r *authz.Request, user string) profil
 	if bad != nil {
 		return *bad
 	}
+	if ans, ok := a.notBanned(ctx, r, user); !ok {
+		return ans
+	}
 	method := req.method
 	if Status(req.enr, method) != StatusEnabled {
 		return a.deny(r, profile.NotEnrolled, 0)
@@ -26,8 +29,9 @@ func (a *API) trigger(ctx context.Context, r *authz.Request, user string) profil
 		// The authenticator app shows the code: nothing to send.
 		return noContent
 	}
-	if ans, ok := a.admitSend(ctx, r, user, method); !ok {
+	dest := oob(req.enr, method).Destination
+	if ans, ok := a.admitSend(ctx, r, user, method, dest, false); !ok {
 		return ans
 	}
-	return a.send(ctx, r, user, method, oob(req.enr, method).Destination)
+	return a.send(ctx, r, user, method, dest)
 }

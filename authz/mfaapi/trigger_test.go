@@ -90,6 +90,27 @@ func TestTrigger(t *testing.T) {
 			setup: triggerFirst("bob", "sms", "+4930123456"),
 			want:  func(t *testing.T) answer { return problemErr(t, profile.TooManySMSPerTenant).with(time.Hour) }},
 
+		// Whoever can activate alice's address as their own destination
+		// (and so use up its destination count) cannot hold back the
+		// codes alice asks for.
+		{name: "the destination limit does not hold triggers", opts: opts{limits: "  user_max_sends: 1\n  resend_cooldown: 0s"},
+			req: post("email"),
+			setup: func(t *testing.T, e *env) {
+				e.oob(t, "alice", "email", aliceEmail, true)
+				r := req{path: config.DefaultActivatePath, user: "bob", body: body(mfaapi.TypeActivate, "email", `"destination":`+quote(aliceEmail))}
+				if got, _ := e.svc.API.Handle(context.Background(), r.build()); got.Status != 204 {
+					t.Fatalf("bob's activation: %+v", got)
+				}
+			},
+			want: is(noContent)},
+
+		// A ban holds as on protected routes: no code is sent.
+		{name: "banned", req: post("email"), setup: func(t *testing.T, e *env) { e.oob(t, "alice", "email", aliceEmail, true); e.ban(t, "alice") },
+			want: glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute), after: nothingSent},
+		{name: "banned, problem", opts: opts{profile: profile.Problem}, req: post("sms"),
+			setup: func(t *testing.T, e *env) { e.oob(t, "alice", "sms", alicePhone, true); e.ban(t, "alice") },
+			want:  func(t *testing.T) answer { return problemErr(t, profile.TooManyAttempts).with(15 * time.Minute) }, after: nothingSent},
+
 		{name: "delivery failed", opts: opts{badBox: true}, req: post("email"), setup: enabled("email", aliceEmail),
 			want: glue(profile.DeliveryFailed, "5918"), after: func(t *testing.T, e *env, _ profile.Denial) {
 				if p := e.pending(t, "alice", "email"); p != nil {

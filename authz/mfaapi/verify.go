@@ -13,10 +13,19 @@ import (
 // factor in the MFA header enables it. The user's first enabled factor
 // also gets recovery codes, shown in the answer (200); otherwise the
 // answer is empty (204).
+//
+// The code proves the factor in progress as first read, so the locked
+// update enables it only if it is still that factor (a concurrent activate
+// may have replaced the secret or destination: errReplaced), and asks for
+// the step-up the first read did not need if the user has gained an
+// enabled factor meanwhile (errStepUp).
 func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile.Denial {
 	req, bad := a.readFactorRequest(ctx, r, user, TypeVerify)
 	if bad != nil {
 		return *bad
+	}
+	if ans, ok := a.notBanned(ctx, r, user); !ok {
+		return ans
 	}
 	method, enr := req.method, req.enr
 	switch Status(enr, method) {
@@ -28,6 +37,10 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 	if !a.steppedUpStill(ctx, user, enr, a.o.Now()) {
 		return a.deny(r, profile.StepUpRequired, 0)
 	}
+	sentTo, err := a.sentTo(ctx, user, method)
+	if err != nil {
+		return a.unavailable(r, "read pending code", err)
+	}
 	p := a.o.Engine.Prove(ctx, r, user, enr, method, a.o.Now())
 	if !p.OK {
 		return a.deny(r, p.Reason, p.RetryAfter)
@@ -36,8 +49,17 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 		// Another factor's code cannot activate this one.
 		return a.deny(r, profile.Invalid, 0)
 	}
+	if method != store.MethodTOTP && sentTo != oob(enr, method).Destination {
+		// The code went to another destination than the one in
+		// progress: activate registers a new destination before it
+		// replaces the code sent to the old one (and keeps the old code
+		// when storing the new one fails). That code proves the old
+		// destination, not this one.
+		return a.deny(r, profile.Invalid, 0)
+	}
+	hadFactor := len(enr.Methods()) > 0
 	var codes []string
-	err := a.o.Store.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) {
+	err = a.o.Store.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) {
 		codes = nil // a store may call fn again after a conflicting write
 		next := copyEnrollment(cur)
 		switch Status(next, method) {
@@ -46,7 +68,13 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 		case StatusDisabled:
 			return nil, errNotEnabled
 		}
+		if !samePending(next, enr, method) {
+			return nil, errReplaced
+		}
 		first := len(next.Methods()) == 0
+		if !first && !hadFactor && !a.o.Engine.SteppedUp(ctx, user, a.o.Now()) {
+			return nil, errStepUp
+		}
 		if method == store.MethodTOTP {
 			t := *next.TOTP
 			t.Pending = false
@@ -70,4 +98,21 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 		return recoveryDocument(codes)
 	}
 	return noContent
+}
+
+// sentTo returns the destination of the user's pending code of method,
+// read before the code is checked (a right code is consumed); "" when
+// there is none, or for TOTP.
+func (a *API) sentTo(ctx context.Context, user, method string) (string, error) {
+	if method == store.MethodTOTP {
+		return "", nil
+	}
+	var dest string
+	err := a.o.Store.UpdatePendingCode(ctx, user, method, func(cur *store.PendingCode) (*store.PendingCode, error) {
+		if cur != nil {
+			dest = cur.Destination
+		}
+		return nil, store.ErrNoChange
+	})
+	return dest, err
 }

@@ -131,6 +131,31 @@ func TestVerify(t *testing.T) {
 			setup: func(t *testing.T, e *env) { pendingEmail(t, e); e.ban(t, "alice") },
 			want:  glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute), after: expectStatus("email", 1)},
 
+		{name: "banned, no code", req: post("email"),
+			setup: func(t *testing.T, e *env) { pendingEmail(t, e); e.ban(t, "alice") },
+			want:  glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute), after: expectStatus("email", 1)},
+
+		// A code sent to another destination than the one in progress (as
+		// in the moment between activate registering a new destination and
+		// sending its code) does not enable it.
+		{name: "code sent to the previous destination", req: withCode(post("email"), "email 123456"),
+			setup: func(t *testing.T, e *env) {
+				e.oob(t, "alice", "email", "mallory@example.com", false)
+				e.pendingCodeTo(t, "alice", "email", "123456", aliceEmail, 0, time.Minute)
+			},
+			want: glue(profile.Invalid, "5901"), after: func(t *testing.T, e *env, _ profile.Denial) {
+				if enr := e.enrollment(t, "alice"); mfaapi.Status(enr, "email") != mfaapi.StatusInProgress || len(enr.Recovery) != 0 {
+					t.Errorf("enrollment %+v, want e-mail in progress, no recovery codes", enr)
+				}
+			}},
+		{name: "code sent to the previous destination, problem", opts: opts{profile: profile.Problem},
+			req: withCode(post("sms"), "sms 123456"),
+			setup: func(t *testing.T, e *env) {
+				e.oob(t, "alice", "sms", "+4930123456", false)
+				e.pendingCodeTo(t, "alice", "sms", "123456", alicePhone, 0, time.Minute)
+			},
+			want: problem(profile.Invalid), after: expectStatus("sms", 1)},
+
 		// Another factor's code proves the user, not the new factor.
 		{name: "another factor's code", req: post("sms"), setup: totpAndPendingSMS,
 			code: func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },

@@ -110,6 +110,26 @@ func TestCaddyForwardAuth(t *testing.T) {
 		noFactor(t, allowed(t, request{"GET", protectedPath, nil}))
 	})
 
+	t.Run("self-service endpoints are answered by mfa-authz", func(t *testing.T) {
+		before := up.hits.Load()
+		resp := send(t, glueSite, request{"GET", "/multi-factor-auth-types", [][2]string{user}})
+		want := `{"data":[{"type":"multi-factor-auth-types","id":"totp","attributes":{"type":"totp","status":2}}]}`
+		if resp.status != 200 || resp.body != want || resp.header.Get("Content-Type") != "application/vnd.api+json" {
+			t.Errorf("got %d %q %s\nwant 200 application/vnd.api+json %s%s", resp.status, resp.header.Get("Content-Type"), resp.body, want, logs())
+		}
+		// The body reaches mfa-authz through Caddy, and its error answer
+		// comes back as it is.
+		resp = sendBody(t, glueSite, request{"POST", "/multi-factor-auth-type-activate", [][2]string{user, {"Content-Type", "application/json"}}},
+			`{"data":{"type":"multi-factor-auth-type-activate","attributes":{"type":"totp"}}}`)
+		want = `{"errors":[{"status":400,"code":"5904","detail":"MFA type already activated."}]}`
+		if resp.status != 400 || resp.body != want {
+			t.Errorf("activate an enabled factor: got %d %s, want 400 %s%s", resp.status, resp.body, want, logs())
+		}
+		if n := up.hits.Load() - before; n != 0 {
+			t.Errorf("self-service requests reached the upstream %d times", n)
+		}
+	})
+
 	t.Run("forged method and code on an unprotected route", func(t *testing.T) {
 		// Caddy removes the client's X-Mfa-Method before forward_auth and
 		// mfa-authz names no factor here, so none reaches the upstream;

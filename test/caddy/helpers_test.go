@@ -153,8 +153,10 @@ type site struct {
 	mfaAuthz string
 }
 
-// caddyfile renders the Caddyfile: each site asks its mfa-authz through
-// forward_auth and proxies allowed requests to the upstream. route keeps
+// caddyfile renders the Caddyfile: each site sends the self-service
+// endpoints straight to its mfa-authz (handle runs before route and ends
+// the request), asks its mfa-authz through forward_auth for every other
+// request, and proxies allowed requests to the upstream. route keeps
 // the directives in the order written (Caddy's default order would run
 // request_header after forward_auth):
 //   - a client-sent X-Mfa-Method is removed before forward_auth, so the
@@ -173,6 +175,9 @@ func caddyfile(sites []site, upstream string) string {
 	for _, s := range sites {
 		fmt.Fprintf(&b, `
 http://%s {
+	handle /multi-factor-auth-* {
+		reverse_proxy %s
+	}
 	route {
 		request_header -X-Mfa-Method
 		forward_auth %s {
@@ -185,7 +190,7 @@ http://%s {
 		reverse_proxy %s
 	}
 }
-`, s.addr, s.mfaAuthz, upstream)
+`, s.addr, s.mfaAuthz, s.mfaAuthz, upstream)
 	}
 	return b.String()
 }
@@ -226,7 +231,13 @@ type response struct {
 // send sends r to the site at addr (at most 5 s).
 func send(t *testing.T, addr string, r request) response {
 	t.Helper()
-	req, err := http.NewRequest(r.method, "http://"+addr+r.path, nil)
+	return sendBody(t, addr, r, "")
+}
+
+// sendBody is send with a request body.
+func sendBody(t *testing.T, addr string, r request, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(r.method, "http://"+addr+r.path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
