@@ -62,12 +62,30 @@ type Options struct {
 	Sessions  *cache.Sessions
 	Regulator *regulation.Regulator
 	// Limiter, when set, regulates instead of Regulator (which may then be
-	// nil): the shared regulation of a Redis store.
+	// nil): the shared regulation of a Redis store. A Limiter that is also a
+	// SessionLimiter is the truth about sessions too (see SessionLimiter).
 	Limiter regulation.Limiter
 	// Logger receives debug-level decision lines and errors; nil logs nothing.
 	Logger *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// SessionLimiter is a shared Limiter whose store also holds the verified
+// sessions that Sessions writes through to (the Redis store's Limiter,
+// with its Sessions as the cache's shared level). With one, every
+// protected request reads the user's ban and session record together in
+// one round trip, and only a session the store still holds counts: the
+// in-memory cache merely skips opening a record it has already opened
+// (cache.Sessions.Match). Deleting the record in the store ends the
+// session on every replica at once.
+type SessionLimiter interface {
+	regulation.Limiter
+	// BannedUntilSession returns the end of the user's ban, if banned at
+	// now, and otherwise the user's session record ("" when none).
+	BannedUntilSession(ctx context.Context, user string, now time.Time) (until time.Time, banned bool, rec string, err error)
+	// OpenSession decodes rec; ok=false when it is not a valid session of the user.
+	OpenSession(user, rec string) (s cache.Session, ok bool)
 }
 
 // Engine decides requests. It is safe for concurrent use; SetPolicy swaps
@@ -81,6 +99,7 @@ type Engine struct {
 	store      store.Store
 	sessions   *cache.Sessions
 	reg        regulation.Limiter
+	gate       SessionLimiter // reg as a SessionLimiter, nil when it is not one
 	log        *zap.Logger
 	now        func() time.Time
 	sessionTTL atomic.Int64 // how long sessions are cached: the longest grace in force
@@ -112,6 +131,7 @@ func New(o Options) (*Engine, error) {
 	if e.reg == nil {
 		e.reg = regulation.Local(o.Regulator)
 	}
+	e.gate, _ = e.reg.(SessionLimiter)
 	if e.log == nil {
 		e.log = zap.NewNop()
 	}
@@ -213,15 +233,28 @@ func (e *Engine) check(ctx context.Context, r *Request) (d Decision) {
 	}
 	d.User = user
 	now := e.now()
+	grace := e.cfg.GracePeriod
+	if rule.HasGrace {
+		grace = rule.Grace
+	}
+	if e.gate != nil {
+		until, banned, s, ok, err := e.sharedSession(ctx, user, now, time.Duration(e.sessionTTL.Load()))
+		switch {
+		case err != nil:
+			e.log.Error("regulation and session lookup failed; request denied", zap.Error(err))
+			return e.deny(r, rule, user, profile.Unavailable, "regulation error", 0)
+		case banned:
+			return e.deny(r, rule, user, profile.TooManyAttempts, "banned", until.Sub(now))
+		case ok && withinGrace(s.VerifiedAt, now, grace):
+			return Decision{Allowed: true, Rule: rule, Method: s.Method, Detail: "session", User: user}
+		}
+		return e.verify(ctx, r, rule, user, now)
+	}
 	if until, banned, err := e.reg.BannedUntil(ctx, user, now); err != nil {
 		e.log.Error("regulation lookup failed; request denied", zap.Error(err))
 		return e.deny(r, rule, user, profile.Unavailable, "regulation error", 0)
 	} else if banned {
 		return e.deny(r, rule, user, profile.TooManyAttempts, "banned", until.Sub(now))
-	}
-	grace := e.cfg.GracePeriod
-	if rule.HasGrace {
-		grace = rule.Grace
 	}
 	if s, ok := e.sessions.Get(user); ok && withinGrace(s.VerifiedAt, now, grace) {
 		return Decision{Allowed: true, Rule: rule, Method: s.Method, Detail: "session", User: user}
@@ -233,6 +266,37 @@ func (e *Engine) check(ctx context.Context, r *Request) (d Decision) {
 		return Decision{Allowed: true, Rule: rule, Method: s.Method, Detail: "session", User: user}
 	}
 	return e.verify(ctx, r, rule, user, now)
+}
+
+// sharedSession reads the user's ban and session from the SessionLimiter
+// in one round trip. A record this replica has opened before is taken
+// from the cache; another is opened and cached for at most ttl after it
+// was verified.
+func (e *Engine) sharedSession(ctx context.Context, user string, now time.Time, ttl time.Duration) (until time.Time, banned bool, s cache.Session, ok bool, err error) {
+	until, banned, rec, err := e.gate.BannedUntilSession(ctx, user, now)
+	if err != nil || banned || rec == "" {
+		return until, banned, cache.Session{}, false, err
+	}
+	if s, ok := e.sessions.Match(user, rec); ok {
+		return until, false, s, true, nil
+	}
+	if s, ok = e.gate.OpenSession(user, rec); !ok {
+		return until, false, cache.Session{}, false, nil
+	}
+	e.sessions.Keep(user, s, rec, ttl-now.Sub(s.VerifiedAt))
+	return until, false, s, true, nil
+}
+
+// EndSessions ends the user's verified session, on this replica and in
+// the shared store when there is one (then on every replica), so that the
+// user's next protected request needs a code. Call it when a factor of the
+// user's is removed. An error means the shared store may still hold the
+// session; this replica's copy is gone regardless.
+func (e *Engine) EndSessions(ctx context.Context, user string) error {
+	if err := e.sessions.Revoke(ctx, user); err != nil {
+		return fmt.Errorf("authz: end sessions: %w", err)
+	}
+	return nil
 }
 
 // withinGrace reports whether a verification at verifiedAt still counts at

@@ -288,7 +288,7 @@ func TestBearerFingerprint(t *testing.T) {
 	if want := "sha256:" + hex.EncodeToString(sum[:]); d.User != want {
 		t.Fatalf("user %q, want %q", d.User, want)
 	}
-	expectDeny(t, f.check("POST", "/carts/1", MapHeader{"authorization": "Basic abc"}), profile.NoIdentity, 403, "no identity")
+	expectDeny(t, f.check("POST", "/carts/1", MapHeader{"authorization": "Basic abc"}), profile.NoIdentity, 403, "unusable authorization header")
 }
 
 func TestMethodOverride(t *testing.T) {

@@ -1,9 +1,16 @@
 package authz
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"hash"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -57,7 +64,9 @@ func (e *Engine) identity(r *Request) (user, detail string) {
 			scheme, token, _ := strings.Cut(strings.TrimSpace(v), " ")
 			token = strings.TrimSpace(token)
 			if !strings.EqualFold(scheme, "bearer") || token == "" {
-				return "", ""
+				// Present but unusable (no token, another scheme): like an
+				// unusable identity header, never anonymous.
+				return "", "unusable authorization header"
 			}
 			sum := sha256.Sum256([]byte(token))
 			return "sha256:" + hex.EncodeToString(sum[:]), ""
@@ -86,9 +95,84 @@ func checkUser(user, source string) (string, string) {
 	return user, ""
 }
 
-// HashUser returns a short, stable, non-reversible tag for a user id, for
-// logs that must correlate a user's events without naming the user.
+// UserHashPurpose is the purpose under which the user-hash key is derived
+// from the store's key: KeyUserHash(st) sets the key to
+// st.SecretHash("", UserHashPurpose, "").
+const UserHashPurpose = "mfa-authz log user hash v1"
+
+// userHashKey is the HMAC key of HashUser. It starts as a random key of this
+// process, so that hashes are never unkeyed (and so never reversible by
+// hashing guesses); KeyUserHash replaces it with one derived from the
+// store's key, which is the same on every replica and after a restart.
+var userHashKey atomic.Pointer[userHasher]
+
+// userHasher holds HMAC-SHA256 states keyed with one key; a pool keeps
+// HashUser from allocating more than its result.
+type userHasher struct{ pool sync.Pool }
+
+// userHashState is one reusable HMAC computation.
+type userHashState struct {
+	mac hash.Hash
+	buf [128]byte
+	sum [sha256.Size]byte
+}
+
+func newUserHasher(key []byte) *userHasher {
+	key = bytes.Clone(key)
+	return &userHasher{pool: sync.Pool{New: func() any {
+		return &userHashState{mac: hmac.New(sha256.New, key)}
+	}}}
+}
+
+func init() {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		panic("authz: no randomness for the user hash key: " + err.Error())
+	}
+	userHashKey.Store(newUserHasher(key))
+}
+
+// SetUserHashKey sets the key of HashUser for the whole process. Call it
+// once at start-up, before logging; a key of fewer than 16 bytes is refused
+// (the key stays as it was).
+func SetUserHashKey(key []byte) error {
+	if len(key) < 16 {
+		return errors.New("authz: user hash key is shorter than 16 bytes")
+	}
+	userHashKey.Store(newUserHasher(key))
+	return nil
+}
+
+// SecretHasher is the part of store.Lifecycle KeyUserHash needs.
+type SecretHasher interface {
+	SecretHash(user, purpose, secret string) []byte
+}
+
+// KeyUserHash keys HashUser with a key derived from st's key (see
+// UserHashPurpose), so that every replica sharing the store logs the same
+// hash for a user, and nobody without the store key can link a hash to a
+// user id.
+func KeyUserHash(st SecretHasher) error {
+	return SetUserHashKey(st.SecretHash("", UserHashPurpose, ""))
+}
+
+// HashUser returns a short, stable tag for a user id, for logs that must
+// correlate a user's events without naming the user: the first 64 bits of
+// HMAC-SHA256 under the user-hash key (see KeyUserHash), as 16 hex digits.
+// Without the key it cannot be reversed, even for guessable ids such as
+// e-mail addresses.
 func HashUser(user string) string {
-	sum := sha256.Sum256([]byte("mfa-authz user\x00" + user))
-	return hex.EncodeToString(sum[:8])
+	h := userHashKey.Load()
+	s := h.pool.Get().(*userHashState)
+	s.mac.Reset()
+	for len(user) > 0 {
+		n := copy(s.buf[:], user)
+		s.mac.Write(s.buf[:n])
+		user = user[n:]
+	}
+	sum := s.mac.Sum(s.sum[:0])
+	var out [16]byte
+	hex.Encode(out[:], sum[:8])
+	h.pool.Put(s)
+	return string(out[:])
 }

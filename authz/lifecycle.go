@@ -158,6 +158,11 @@ const ManageWindow = 5 * time.Minute
 // state) any other. A failed shared lookup counts as no step-up.
 func (e *Engine) SteppedUp(ctx context.Context, user string, now time.Time) bool {
 	window := max(ManageWindow, e.cfg.GracePeriod)
+	if e.gate != nil {
+		// The shared store is the truth: a session ended there is no step-up.
+		_, _, s, ok, err := e.sharedSession(ctx, user, now, max(time.Duration(e.sessionTTL.Load()), ManageWindow))
+		return err == nil && ok && withinGrace(s.VerifiedAt, now, window)
+	}
 	if s, ok := e.sessions.Get(user); ok && withinGrace(s.VerifiedAt, now, window) {
 		return true
 	}

@@ -1,10 +1,12 @@
 // Package cache keeps verified MFA sessions: who passed a second factor,
-// when, and with which method. It is the only state the Check hot path
-// reads for users inside their grace period, so it is in memory, bounded
-// and lock-free for readers.
+// when, and with which method. With the embedded store it is the only
+// state the Check hot path reads for users inside their grace period, so
+// it is in memory, bounded and lock-free for readers. With a shared level
+// that is the truth (Redis), it caches what was decoded from there.
 package cache
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -26,8 +28,15 @@ type Session struct {
 // Entries expire after the TTL given to Put; Get never returns an entry
 // past its TTL. The zero value is not usable: call New.
 type Sessions struct {
-	c  *ristretto.Cache[string, Session]
+	c  *ristretto.Cache[string, entry]
 	l2 Shared // sessions shared by replicas, nil when none (see SetShared)
+}
+
+// entry is a cached session. rec is the shared level's record it was
+// decoded from (see Keep and Match), "" for a session cached by Put.
+type entry struct {
+	Session
+	rec string
 }
 
 // New returns a session cache holding at most maxSessions users
@@ -39,7 +48,7 @@ func New(maxSessions int) (*Sessions, error) {
 	if maxSessions == 0 {
 		maxSessions = DefaultMaxSessions
 	}
-	c, err := ristretto.NewCache(&ristretto.Config[string, Session]{
+	c, err := ristretto.NewCache(&ristretto.Config[string, entry]{
 		// Ristretto's admission policy wants about ten counters per item.
 		NumCounters: int64(maxSessions) * 10,
 		MaxCost:     int64(maxSessions),
@@ -56,7 +65,32 @@ func New(maxSessions int) (*Sessions, error) {
 
 // Get returns the user's session if one is cached and unexpired.
 func (s *Sessions) Get(user string) (Session, bool) {
-	return s.c.Get(user)
+	e, ok := s.c.Get(user)
+	return e.Session, ok
+}
+
+// Match returns the user's cached session only if it was decoded from rec
+// (see Keep): with a shared level that is the truth (the Redis store),
+// the caller reads the record there and uses this cache only to skip
+// opening it again. A session the shared level no longer holds, or holds
+// in another version, never matches.
+func (s *Sessions) Match(user, rec string) (Session, bool) {
+	e, ok := s.c.Get(user)
+	if !ok || rec == "" || e.rec != rec {
+		return Session{}, false
+	}
+	return e.Session, true
+}
+
+// Keep caches sess, decoded from the shared level's record rec, for ttl,
+// in this replica only; Match finds it while the shared level still holds
+// rec.
+func (s *Sessions) Keep(user string, sess Session, rec string, ttl time.Duration) {
+	if ttl <= 0 || rec == "" {
+		return
+	}
+	s.c.SetWithTTL(user, entry{Session: sess, rec: rec}, 1, ttl)
+	s.c.Wait()
 }
 
 // Put records that user verified with method at verifiedAt, kept for ttl.
@@ -68,7 +102,7 @@ func (s *Sessions) Put(user string, sess Session, ttl time.Duration) bool {
 	if ttl <= 0 {
 		return false
 	}
-	ok := s.c.SetWithTTL(user, sess, 1, ttl)
+	ok := s.c.SetWithTTL(user, entry{Session: sess}, 1, ttl)
 	s.c.Wait()
 	if !ok {
 		return false
@@ -80,13 +114,30 @@ func (s *Sessions) Put(user string, sess Session, ttl time.Duration) bool {
 	return found
 }
 
-// Delete forgets the user's session, so the next protected request needs a code.
+// Delete forgets the user's session, in this replica and in the shared
+// level, so the user's next protected request needs a code. It is Revoke
+// without a caller's context, ignoring a failure to reach the shared level.
 func (s *Sessions) Delete(user string) {
+	_ = s.Revoke(context.Background(), user)
+}
+
+// Revoke forgets the user's session, in this replica and in the shared
+// level, so the user's next protected request needs a code. The local
+// entry is gone whatever the error says; an error means the shared level
+// may still hold the session. Without a deadline in ctx, the shared level
+// gets a few seconds.
+func (s *Sessions) Revoke(ctx context.Context, user string) error {
 	s.c.Del(user)
 	s.c.Wait()
-	if s.l2 != nil {
-		s.deleteShared(user)
+	if s.l2 == nil {
+		return nil
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, sharedTimeout)
+		defer cancel()
+	}
+	return s.l2.DeleteSession(ctx, user)
 }
 
 // Stats reports cache counters for metrics.

@@ -6,8 +6,10 @@ import (
 )
 
 // Shared is a second level of sessions that every replica sees (the Redis
-// store's). The in-memory cache stays the first level: Get never reaches
-// Shared, so a user inside their grace period on this replica costs no I/O.
+// store's). Get never reaches Shared. Where Shared is the truth (the
+// engine reads the user's record there with the ban, in one round trip),
+// the in-memory cache only saves opening a record again: see Match and
+// Keep. Deleting the record there ends the session on every replica.
 type Shared interface {
 	// GetSession returns the user's session and how long it has left.
 	GetSession(ctx context.Context, user string) (sess Session, ttl time.Duration, ok bool, err error)
@@ -17,8 +19,8 @@ type Shared interface {
 	DeleteSession(ctx context.Context, user string) error
 }
 
-// sharedTimeout bounds the writes to Shared that Put and Delete make
-// without a caller's context.
+// sharedTimeout bounds the writes to Shared that Put makes, and Revoke's
+// without a deadline of the caller's.
 const sharedTimeout = 2 * time.Second
 
 // SetShared makes l2 the second level behind s: Put and Delete write
@@ -37,7 +39,7 @@ func (s *Sessions) GetShared(ctx context.Context, user string) (Session, bool, e
 	if err != nil || !ok || ttl <= 0 {
 		return Session{}, false, err
 	}
-	s.c.SetWithTTL(user, sess, 1, ttl)
+	s.c.SetWithTTL(user, entry{Session: sess}, 1, ttl)
 	s.c.Wait() // visible to the user's next request
 	return sess, true, nil
 }
@@ -46,10 +48,4 @@ func (s *Sessions) putShared(user string, sess Session, ttl time.Duration) bool 
 	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
 	defer cancel()
 	return s.l2.PutSession(ctx, user, sess, ttl) == nil
-}
-
-func (s *Sessions) deleteShared(user string) {
-	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
-	defer cancel()
-	_ = s.l2.DeleteSession(ctx, user)
 }

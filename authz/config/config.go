@@ -161,7 +161,9 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes a config document over the defaults and validates it.
-// Unknown keys and values of the wrong type are errors naming the key.
+// Unknown keys, values of the wrong type and a second YAML document are
+// errors naming the key or line. Settings that are valid but risky are not
+// errors: see Warnings.
 func Parse(data []byte) (*Config, error) {
 	c := Default()
 	var root yaml.Node
@@ -171,6 +173,16 @@ func Parse(data []byte) (*Config, error) {
 			return c, c.Validate()
 		}
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	// A second document would be silently ignored: whatever it says (a
+	// stricter policy, say) would never apply.
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, fmt.Errorf("config: %w", err)
+	default:
+		return nil, fmt.Errorf("config: line %d: a second YAML document (after \"---\"); the file must hold exactly one", extra.Line)
 	}
 	if err := checkKeys(&root, "", c); err != nil {
 		return nil, err
@@ -252,6 +264,11 @@ func (c *Config) Validate() error {
 	}
 	if h := c.Identity.Header; h != "" && strings.EqualFold(h, c.MFA.Header) {
 		add("identity.header", "must differ from mfa.header %q", c.MFA.Header)
+	}
+	if c.MFA.AllowUnenrolled && c.Identity.BearerFingerprint {
+		// Every new bearer token is a user of its own, with no factor: it
+		// would pass every rule, so MFA would never be asked for.
+		add("mfa.allow_unenrolled", "must not be true with identity.bearer_fingerprint: true (every new token would be an unenrolled user, which turns MFA off)")
 	}
 	if c.Identity.JWTMetadata.Namespace == "" || c.Identity.JWTMetadata.PayloadKey == "" || c.Identity.JWTMetadata.Claim == "" {
 		add("identity.jwt_metadata", "namespace, payload_key and claim must not be empty")

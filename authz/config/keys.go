@@ -64,6 +64,11 @@ func walk(n *yaml.Node, path string, t reflect.Type) error {
 		if n.Kind != yaml.ScalarNode {
 			return fmt.Errorf("config: %s (line %d): want a single value", name(path), n.Line)
 		}
+		if t.Kind() == reflect.Bool && !isBool(n) {
+			// yaml.v3 decodes YAML 1.1 words (yes, no, on, off, y, n) into a
+			// bool; a config key takes only true or false.
+			return fmt.Errorf("config: %s (line %d): invalid value %q: want true or false", name(path), n.Line, n.Value)
+		}
 		v := reflect.New(t)
 		if err := n.Decode(v.Interface()); err != nil {
 			what := t.Kind().String()
@@ -99,4 +104,17 @@ func name(path string) string {
 		return "document"
 	}
 	return path
+}
+
+// isBool reports whether n is a YAML 1.2 boolean: true or false, in one of
+// the spellings of the core schema, unquoted.
+func isBool(n *yaml.Node) bool {
+	if n.ShortTag() != "!!bool" {
+		return false
+	}
+	switch n.Value {
+	case "true", "True", "TRUE", "false", "False", "FALSE":
+		return true
+	}
+	return false
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/mail"
 	"net/smtp"
+	"net/textproto"
 	"os"
 	"strconv"
 	"strings"
@@ -202,7 +203,7 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 	c, err := smtp.NewClient(conn, s.cfg.Host)
 	if err != nil {
 		conn.Close()
-		return fmt.Errorf("delivery: smtp: %w", err)
+		return fmt.Errorf("delivery: smtp %s: greeting: %w", addr, redactReply(err))
 	}
 	defer c.Close()
 	if err := s.converse(c, m.Destination, msg); err != nil {
@@ -211,16 +212,30 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 	return nil
 }
 
+// redactReply replaces an SMTP server's reply by its code: the reply text
+// often repeats the recipient's address ("550 <alice@example.com>: no such
+// user"), and these errors are logged. Other errors (network, TLS, local
+// checks) are returned as they are.
+func redactReply(err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return fmt.Errorf("server replied %d", te.Code)
+	}
+	return err
+}
+
+// converse runs the SMTP dialogue. Its errors name the step and, for a
+// server's refusal, only the reply code (see redactReply).
 func (s *SMTPSender) converse(c *smtp.Client, to string, msg []byte) error {
 	if err := c.Hello("localhost"); err != nil {
-		return err
+		return fmt.Errorf("EHLO: %w", redactReply(err))
 	}
 	if s.cfg.TLS == TLSStartTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
 			return errors.New("server does not offer STARTTLS, which delivery.smtp.tls requires")
 		}
 		if err := c.StartTLS(s.tls); err != nil {
-			return fmt.Errorf("STARTTLS: %w", err)
+			return fmt.Errorf("STARTTLS: %w", redactReply(err))
 		}
 	}
 	if s.cfg.Username != "" {
@@ -228,25 +243,28 @@ func (s *SMTPSender) converse(c *smtp.Client, to string, msg []byte) error {
 			return errors.New("refusing to send a password without TLS")
 		}
 		if err := c.Auth(smtp.PlainAuth("", s.cfg.Username, s.password, s.cfg.Host)); err != nil {
-			return fmt.Errorf("AUTH: %w", err)
+			return fmt.Errorf("AUTH: %w", redactReply(err))
 		}
 	}
 	if err := c.Mail(s.from.Address); err != nil {
-		return err
+		return fmt.Errorf("MAIL FROM: %w", redactReply(err))
 	}
 	if err := c.Rcpt(to); err != nil {
-		return err
+		return fmt.Errorf("RCPT TO: %w", redactReply(err))
 	}
 	w, err := c.Data()
 	if err != nil {
-		return err
+		return fmt.Errorf("DATA: %w", redactReply(err))
 	}
 	if _, err := w.Write(msg); err != nil {
 		w.Close()
-		return err
+		return fmt.Errorf("DATA: %w", redactReply(err))
 	}
 	if err := w.Close(); err != nil {
-		return err
+		return fmt.Errorf("DATA: %w", redactReply(err))
 	}
-	return c.Quit()
+	if err := c.Quit(); err != nil {
+		return fmt.Errorf("QUIT: %w", redactReply(err))
+	}
+	return nil
 }

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -42,7 +41,8 @@ func (c *WebhookConfig) validate() []error {
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		add("url", "want an http(s) URL, got %q", c.URL)
+		// The URL may hold a token or password: quote it without them.
+		add("url", "want an http(s) URL, got %q", RedactURL(c.URL))
 	}
 	if c.Secret == "" && c.SecretFile == "" {
 		add("secret", "set secret or secret_file: webhook calls are always signed")
@@ -144,15 +144,23 @@ func (w *WebhookSender) Send(ctx context.Context, m Message) error {
 func (w *WebhookSender) post(ctx context.Context, body []byte, sig string) (retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
 	if err != nil {
-		return false, err
+		// url.Parse errors quote the whole URL, secrets included.
+		return false, fmt.Errorf("POST %s: invalid URL", RedactURL(w.cfg.URL))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(w.cfg.SignatureHeader, sig)
 	req.Header.Set("User-Agent", "mfa-authz")
 	resp, err := w.client.Do(req)
 	if err != nil {
-		// The error may quote the URL, never the body.
-		return ctx.Err() == nil, errors.New(strings.ReplaceAll(err.Error(), w.cfg.URL, "webhook URL"))
+		// A *url.Error quotes the URL as net/http rewrote it (scheme
+		// lower-cased, userinfo and query kept), so no replacement of the
+		// configured URL can be relied on: keep only the cause, and name
+		// the URL without its secrets.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return ctx.Err() == nil, fmt.Errorf("POST %s: %v", RedactURL(w.cfg.URL), err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -164,4 +172,16 @@ func (w *WebhookSender) post(ctx context.Context, body []byte, sig string) (retr
 	default:
 		return false, errors.New("status " + strconv.Itoa(resp.StatusCode))
 	}
+}
+
+// RedactURL returns raw as scheme://host, for logs and errors: the
+// userinfo, query and fragment may hold secrets, and so may the path (some
+// providers put the token there). An unparsable URL yields "webhook URL".
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "webhook URL"
+	}
+	r := url.URL{Scheme: u.Scheme, Host: u.Host}
+	return r.String()
 }

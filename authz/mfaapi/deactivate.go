@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
@@ -19,6 +21,10 @@ import (
 // factor only if it is still in progress under the store's lock: one that
 // a concurrent verify enabled meanwhile stays, with the recovery codes that
 // verify just showed.
+//
+// Removing an enabled factor ends the user's verified session (on every
+// replica with the Redis store), so the next protected request needs a
+// code of a factor the user still has.
 func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) profile.Denial {
 	req, bad := a.readFactorRequest(ctx, r, user, TypeDeactivate)
 	if bad != nil {
@@ -66,6 +72,15 @@ func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) pro
 		return failed(profile.DeactivationFailed, 0)
 	case err != nil:
 		return a.unavailable(r, "remove factor", err)
+	}
+	if proved {
+		// A session the removed factor may have started must not outlive
+		// it. The factor is gone already, so a failure to reach the shared
+		// store is logged, not answered: with Redis, the store removed the
+		// session together with the factor anyway.
+		if err := a.o.Engine.EndSessions(ctx, user); err != nil {
+			a.log.Error("self-service endpoint failed", zap.String("step", "end sessions"), zap.Error(err))
+		}
 	}
 	if method != store.MethodTOTP {
 		// A code sent for the factor must not outlive it.

@@ -31,6 +31,8 @@ import (
 // profile, totp, regulation, cache, api, codes, delivery, limits) is read
 // at start only: a change to it is logged as needing a restart and not
 // applied. TLS certificate files reload on their own (authz/tlsreload).
+// A risky setting (config.Warnings) that a reload brings in is logged at
+// WARN, naming its key, as at start.
 // A file that does not parse or validate is rejected as a whole: it is
 // logged, counted (mfa_authz_policy_reloads_total{result="failure"}) and
 // the running policy keeps serving.
@@ -42,12 +44,15 @@ type Reloader struct {
 	applied *config.Config    // the config whose reloadable keys are in force
 	seen    [sha256.Size]byte // the file content last tried, good or bad
 	unread  bool              // the last poll could not read the file
+	// warned is the config warnings of the last file accepted (or of the
+	// config the service started with): a reload logs only the new ones.
+	warned map[config.Warning]bool
 }
 
 // NewReloader returns a reloader of the config file at path, which the
 // service was built from.
 func (s *Service) NewReloader(path string) *Reloader {
-	r := &Reloader{svc: s, path: path, applied: s.Config}
+	r := &Reloader{svc: s, path: path, applied: s.Config, warned: warningSet(s.Config)}
 	if data, err := os.ReadFile(path); err == nil {
 		r.seen = sha256.Sum256(data)
 	}
@@ -105,6 +110,14 @@ func (r *Reloader) reload(force bool) (changed bool, err error) {
 	if keys := restartKeys(r.applied, c); len(keys) > 0 {
 		s.Log.Warn("config reloaded, but these keys change only on restart", zap.Strings("keys", keys))
 	}
+	// A risky setting the reload brings in is logged like at start; keys
+	// read at start only were named above as waiting for a restart.
+	for _, w := range c.Warnings() {
+		if !r.warned[w] {
+			logWarning(s.Log, w)
+		}
+	}
+	r.warned = warningSet(c)
 	old := r.applied
 	next := *old
 	next.Policy, next.Log.Level, next.Log.Decisions, next.Log.DecisionSampleRate =
@@ -113,6 +126,14 @@ func (r *Reloader) reload(force bool) (changed bool, err error) {
 	s.Log.Info("config reloaded", zap.Int("rules", len(pol.Rules())), zap.String("log_level", c.Log.Level),
 		zap.String("decisions", c.Log.Decisions))
 	return true, nil
+}
+
+func warningSet(c *config.Config) map[config.Warning]bool {
+	set := map[config.Warning]bool{}
+	for _, w := range c.Warnings() {
+		set[w] = true
+	}
+	return set
 }
 
 func (r *Reloader) failed(err error) (bool, error) {

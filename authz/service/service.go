@@ -42,6 +42,12 @@ func OpenStore(c config.Storage, log *zap.Logger) (store.Lifecycle, error) {
 	return store.OpenDir(c.Path, key)
 }
 
+// logWarning logs a risky setting of the config (config.Warning) at WARN,
+// naming its key.
+func logWarning(log *zap.Logger, w config.Warning) {
+	log.Warn(w.String(), zap.String("key", w.Key))
+}
+
 // Service is everything a running server decides with.
 type Service struct {
 	Config    *config.Config
@@ -94,6 +100,9 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	for _, w := range c.Warnings() {
+		logWarning(log, w)
+	}
 	pol, err := policy.Compile(c.Policy)
 	if err != nil {
 		return nil, err
@@ -104,6 +113,12 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 	}
 	st, err := OpenStore(c.Storage, log)
 	if err != nil {
+		return nil, err
+	}
+	// Logs name users by an HMAC keyed from the store key: the same on
+	// every replica and after a restart, and not reversible by guessing.
+	if err := authz.KeyUserHash(st); err != nil {
+		_ = st.Close()
 		return nil, err
 	}
 	sessions, err := cache.New(c.Cache.MaxSessions)

@@ -142,7 +142,7 @@ func (d *Dir) lockUser(ctx context.Context, user, op string) (name string, unloc
 	}
 	name = d.keys.fileName(user)
 	if unlock, err = d.lock(ctx, name); err != nil {
-		return "", nil, fmt.Errorf("store: %s of user %q: %w", op, user, err)
+		return "", nil, fmt.Errorf("store: %s of record %s: %w", op, name, err)
 	}
 	return name, unlock, nil
 }
@@ -161,29 +161,30 @@ func (d *Dir) readEnrollment(user, name string) (*Enrollment, error) {
 	rec, err := readRecord(filepath.Join(d.root, rel))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%w for user %q", ErrNotFound, user)
+		return nil, fmt.Errorf("%w (record %s)", ErrNotFound, rel)
 	case errors.Is(err, errTooLarge):
-		return nil, corrupt(rel, user, err)
+		return nil, corrupt(rel, err)
 	case err != nil:
-		return nil, fmt.Errorf("store: read enrollment of user %q: %w", user, err)
+		return nil, fmt.Errorf("store: read enrollment %s: %w", rel, err)
 	}
 	pt, err := d.keys.open(enrollmentAAD(name), rec)
 	if err != nil {
-		return nil, corrupt(rel, user, err)
+		return nil, corrupt(rel, err)
 	}
 	defer clear(pt)
 	var e Enrollment
 	if err := json.Unmarshal(pt, &e); err != nil {
 		// The JSON error could quote plaintext, which holds secrets.
-		return nil, corrupt(rel, user, errors.New("decrypted record is not valid JSON"))
+		return nil, corrupt(rel, errors.New("decrypted record is not valid JSON"))
 	}
 	return &e, nil
 }
 
-// corrupt wraps ErrCorrupt with the file (relative to the store, so it names
-// no user) and the user id the operator asked about.
-func corrupt(rel, user string, why error) error {
-	return fmt.Errorf("%w: %s (user %q): %v", ErrCorrupt, rel, user, why)
+// corrupt wraps ErrCorrupt with the file, relative to the store. Its name is
+// an HMAC of the user id, so the error (which the service logs) names no
+// user; an operator who knows the user id can add it.
+func corrupt(rel string, why error) error {
+	return fmt.Errorf("%w: %s: %v", ErrCorrupt, rel, why)
 }
 
 // PutEnrollment stores e as the user's enrollment. With replace false it
@@ -196,7 +197,7 @@ func corrupt(rel, user string, why error) error {
 // period, which would reject every code of the new factor.
 func (d *Dir) PutEnrollment(ctx context.Context, user string, e *Enrollment, replace bool) error {
 	if err := e.validate(); err != nil {
-		return fmt.Errorf("%w (user %q)", err, user)
+		return err
 	}
 	name, unlock, err := d.lockUser(ctx, user, "put enrollment")
 	if err != nil {
@@ -218,7 +219,7 @@ func (d *Dir) PutEnrollment(ctx context.Context, user string, e *Enrollment, rep
 
 	pt, err := marshalEnrollment(user, e)
 	if err != nil {
-		return fmt.Errorf("store: encode enrollment of user %q: %w", user, err)
+		return fmt.Errorf("store: encode enrollment %s: %w", name, err)
 	}
 	rec := d.keys.seal(enrollmentAAD(name), pt)
 	clear(pt)
@@ -229,15 +230,15 @@ func (d *Dir) PutEnrollment(ctx context.Context, user string, e *Enrollment, rep
 	// old factor. Re-running the enrollment repairs it.
 	err = writeFile(filepath.Join(d.root, enrollmentsDir, name), rec, !replace)
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%w for user %q", ErrExists, user)
+		return fmt.Errorf("%w (record %s)", ErrExists, path.Join(enrollmentsDir, name))
 	}
 	if err != nil {
-		return fmt.Errorf("store: write enrollment of user %q: %w", user, err)
+		return fmt.Errorf("store: write enrollment %s: %w", name, err)
 	}
 	if resetReplay {
 		err := removeFile(filepath.Join(d.root, totpUsedDir, name))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("store: reset TOTP replay guard of user %q: %w", user, err)
+			return fmt.Errorf("store: reset TOTP replay guard %s: %w", name, err)
 		}
 	}
 	return nil
@@ -265,18 +266,18 @@ func (d *Dir) DeleteEnrollment(ctx context.Context, user string) error {
 
 	err = removeFile(filepath.Join(d.root, enrollmentsDir, name))
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w for user %q", ErrNotFound, user)
+		return fmt.Errorf("%w (record %s)", ErrNotFound, path.Join(enrollmentsDir, name))
 	}
 	if err != nil {
-		return fmt.Errorf("store: delete enrollment of user %q: %w", user, err)
+		return fmt.Errorf("store: delete enrollment %s: %w", name, err)
 	}
 	err = removeFile(filepath.Join(d.root, totpUsedDir, name))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("store: delete TOTP replay guard of user %q: %w", user, err)
+		return fmt.Errorf("store: delete TOTP replay guard %s: %w", name, err)
 	}
 	err = removeFile(filepath.Join(d.root, codesDir, name))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("store: delete pending codes of user %q: %w", user, err)
+		return fmt.Errorf("store: delete pending codes %s: %w", name, err)
 	}
 	return nil
 }

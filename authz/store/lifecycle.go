@@ -169,27 +169,27 @@ func (d *Dir) UpdateEnrollment(ctx context.Context, user string, fn func(cur *En
 			filepath.Join(d.root, codesDir, name),
 		} {
 			if err := removeFile(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("store: delete enrollment of user %q: %w", user, err)
+				return fmt.Errorf("store: delete enrollment %s: %w", name, err)
 			}
 		}
 		return nil
 	}
 	if err := next.validate(); err != nil {
-		return fmt.Errorf("%w (user %q)", err, user)
+		return err
 	}
 	pt, err := marshalEnrollment(user, next)
 	if err != nil {
-		return fmt.Errorf("store: encode enrollment of user %q: %w", user, err)
+		return fmt.Errorf("store: encode enrollment %s: %w", name, err)
 	}
 	rec := d.keys.seal(enrollmentAAD(name), pt)
 	clear(pt)
 	if err := writeFile(filepath.Join(d.root, enrollmentsDir, name), rec, false); err != nil {
-		return fmt.Errorf("store: write enrollment of user %q: %w", user, err)
+		return fmt.Errorf("store: write enrollment %s: %w", name, err)
 	}
 	if cur == nil || !sameTOTP(cur.TOTP, next.TOTP) {
 		err := removeFile(filepath.Join(d.root, totpUsedDir, name))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("store: reset TOTP replay guard of user %q: %w", user, err)
+			return fmt.Errorf("store: reset TOTP replay guard %s: %w", name, err)
 		}
 	}
 	return nil
@@ -211,18 +211,18 @@ func (d *Dir) UpdatePendingCode(ctx context.Context, user, method string, fn fun
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case errors.Is(err, errTooLarge):
-		return corrupt(rel, user, err)
+		return corrupt(rel, err)
 	case err != nil:
-		return fmt.Errorf("store: read pending codes of user %q: %w", user, err)
+		return fmt.Errorf("store: read pending codes %s: %w", rel, err)
 	default:
 		pt, err := d.keys.open(aad, rec)
 		if err != nil {
-			return corrupt(rel, user, err)
+			return corrupt(rel, err)
 		}
 		err = json.Unmarshal(pt, &codes)
 		clear(pt)
 		if err != nil {
-			return corrupt(rel, user, errors.New("decrypted record is not valid JSON"))
+			return corrupt(rel, errors.New("decrypted record is not valid JSON"))
 		}
 	}
 	next, err := fn(codes[method])
@@ -239,20 +239,20 @@ func (d *Dir) UpdatePendingCode(ctx context.Context, user, method string, fn fun
 	}
 	if len(codes) == 0 {
 		if err := removeFile(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("store: remove pending codes of user %q: %w", user, err)
+			return fmt.Errorf("store: remove pending codes %s: %w", rel, err)
 		}
 		return nil
 	}
 	pt, err := json.Marshal(codes)
 	if err != nil {
-		return fmt.Errorf("store: encode pending codes of user %q: %w", user, err)
+		return fmt.Errorf("store: encode pending codes %s: %w", rel, err)
 	}
 	sealed := d.keys.seal(aad, pt)
 	if err := d.mkdir(codesDir); err != nil {
 		return err
 	}
 	if err := writeFile(p, sealed, false); err != nil {
-		return fmt.Errorf("store: write pending codes of user %q: %w", user, err)
+		return fmt.Errorf("store: write pending codes %s: %w", rel, err)
 	}
 	return nil
 }
@@ -263,10 +263,11 @@ func (d *Dir) Hit(ctx context.Context, key string, window time.Duration, limit i
 	if err := d.begin(ctx, key); err != nil {
 		return false, time.Time{}, err
 	}
-	if window <= 0 || limit < 1 {
-		return false, time.Time{}, fmt.Errorf("store: counter %q: window and limit must be positive", key)
-	}
 	name := d.keys.fileName(counterNameSalt + key)
+	if window <= 0 || limit < 1 {
+		// The key holds a user id or destination: name the record instead.
+		return false, time.Time{}, fmt.Errorf("store: counter %s: window and limit must be positive", path.Join(countersDir, name))
+	}
 	unlock, err := d.lock(ctx, name)
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("store: counter: %w", err)

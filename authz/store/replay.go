@@ -35,20 +35,20 @@ func (d *Dir) UseTOTPStep(ctx context.Context, user string, step uint64) (bool, 
 	case errors.Is(err, fs.ErrNotExist):
 		// No step used yet.
 	case errors.Is(err, errTooLarge):
-		return false, corrupt(rel, user, err)
+		return false, corrupt(rel, err)
 	case err != nil:
-		return false, fmt.Errorf("store: read TOTP replay guard of user %q: %w", user, err)
+		return false, fmt.Errorf("store: read TOTP replay guard %s: %w", rel, err)
 	default:
 		last, err := d.keys.openStep(name, rec)
 		if err != nil {
-			return false, corrupt(rel, user, err)
+			return false, corrupt(rel, err)
 		}
 		if step <= last {
 			return false, nil
 		}
 	}
 	if err := writeFile(p, d.keys.sealStep(name, step), false); err != nil {
-		return false, fmt.Errorf("store: write TOTP replay guard of user %q: %w", user, err)
+		return false, fmt.Errorf("store: write TOTP replay guard %s: %w", rel, err)
 	}
 	return true, nil
 }

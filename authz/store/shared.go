@@ -79,11 +79,11 @@ func (k *Keys) SecretHash(user, purpose, secret string) []byte {
 // name (Name(user)).
 func (k *Keys) SealEnrollment(user, name string, e *Enrollment) ([]byte, error) {
 	if err := e.validate(); err != nil {
-		return nil, fmt.Errorf("%w (user %q)", err, user)
+		return nil, err
 	}
 	pt, err := marshalEnrollment(user, e)
 	if err != nil {
-		return nil, fmt.Errorf("store: encode enrollment of user %q: %w", user, err)
+		return nil, fmt.Errorf("store: encode enrollment %s: %w", name, err)
 	}
 	defer clear(pt)
 	return k.k.seal(enrollmentAAD(name), pt), nil

@@ -13,6 +13,7 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/otc"
 	"github.com/mfa-authz/mfa-authz/authz/service"
 	"github.com/mfa-authz/mfa-authz/authz/store"
+	"github.com/mfa-authz/mfa-authz/authz/store/redisstore"
 )
 
 const userSynopsis = "user show|disable|reset|recovery-codes --user ID --config FILE [--method M] [--output text|json]"
@@ -93,7 +94,7 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 			what = *method
 		}
 		fmt.Fprintf(stdout, "Disabled %s of user %q.\n", what, *user)
-		return nil
+		return endSessions(ctx, st, *user, stdout)
 	default: // recovery-codes
 		codes, err := mfaapi.Regenerate(ctx, st, *user)
 		if mfaapi.IsNotEnabled(err) {
@@ -104,6 +105,26 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return printRecovery(stdout, *user, codes, *output)
 	}
+}
+
+// endSessions ends the user's verified session after disable or reset and
+// says how far that reaches. With Redis every replica reads the session
+// there on each protected request, so deleting it ends it everywhere at
+// once (the store already does when a factor goes; this covers the rest).
+// A running server on the embedded store keeps its sessions in its own
+// memory, out of this process's reach.
+func endSessions(ctx context.Context, st store.Lifecycle, user string, stdout io.Writer) error {
+	rs, ok := st.(*redisstore.Store)
+	if !ok {
+		fmt.Fprintf(stdout, "Note: a running mfa-authz server keeps a session it already granted to user %q "+
+			"until the session's grace period ends or the server restarts.\n", user)
+		return nil
+	}
+	if err := rs.Sessions().DeleteSession(ctx, user); err != nil {
+		return fmt.Errorf("the factors are removed, but the session of user %q could not be ended: %w", user, err)
+	}
+	fmt.Fprintf(stdout, "Ended the session of user %q on every replica.\n", user)
+	return nil
 }
 
 func openLifecycleStore(cfgPath string) (store.Lifecycle, error) {

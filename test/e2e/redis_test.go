@@ -196,9 +196,9 @@ func TestRedisOutage(t *testing.T) {
 
 	rs.Start() // empty: this Redis keeps nothing on disk
 	s.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
-	// Erin's session lives on in this replica's cache; her enrollment
-	// did not survive the empty Redis.
-	s.expectAllowed(t, s.check(t, protected("erin", "").build(t)), "totp")
+	// Redis is the truth about sessions: the empty Redis took erin's
+	// session (this replica's cache does not outlive it) and enrollment.
+	s.expectDenied(t, s.check(t, protected("erin", "").build(t)), deny403(glueNotEnrolled))
 	s.expectDenied(t, s.check(t, checkout("erin", f.codeAt(t, f.step())).build(t)), deny403(glueNotEnrolled))
 	f = enrollJSON(t, e.cfg, "erin")
 	s.expectAllowed(t, s.check(t, checkout("erin", f.codeAt(t, f.step())).build(t)), "totp")

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mfa-authz/mfa-authz/authz/regulation"
+	"github.com/mfa-authz/mfa-authz/cache"
 )
 
 // attemptLease is how long a reserved attempt counts as in flight when its
@@ -111,4 +112,40 @@ func (a *attempt) Release() {
 func (a *attempt) Failed(now time.Time) bool {
 	return a.run(failScript, now.UnixMilli(), a.l.cfg.Window.Milliseconds(), a.l.cfg.MaxFailures, a.id,
 		a.l.cfg.Ban.Milliseconds()) == 1
+}
+
+// BannedUntilSession reads the user's ban and sealed session record with
+// one MGET (both keys carry the user's hash tag, so they share a slot):
+// the engine's whole per-request read on a protected route. rec is "" when
+// the user is banned or has no session; OpenSession decodes it. Because
+// every protected request reads the session here, deleting the session
+// key (DeleteEnrollment, an UpdateEnrollment removing a factor,
+// Sessions().DeleteSession) ends it on every replica at once.
+func (l *limiter) BannedUntilSession(ctx context.Context, user string, now time.Time) (time.Time, bool, string, error) {
+	name := l.s.keys.Name(user)
+	vals, err := l.s.rdb.MGet(ctx, l.s.userKey(name, "reg:ban"), l.s.userKey(name, "session")).Result()
+	if err == nil && len(vals) != 2 {
+		err = errors.New("unexpected reply")
+	}
+	if err != nil {
+		return time.Time{}, false, "", fmt.Errorf("regulation: read ban and session: %w", err)
+	}
+	if v, ok := vals[0].(string); ok {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			// Fail closed on a damaged value, as BannedUntil does.
+			return now.Add(l.cfg.Ban), true, "", nil
+		}
+		if until := time.UnixMilli(ms); now.Before(until) {
+			return until, true, "", nil
+		}
+	}
+	rec, _ := vals[1].(string)
+	return time.Time{}, false, rec, nil
+}
+
+// OpenSession decodes a session record BannedUntilSession returned;
+// ok=false when it does not authenticate as the user's.
+func (l *limiter) OpenSession(user, rec string) (cache.Session, bool) {
+	return l.s.openSession(l.s.keys.Name(user), []byte(rec))
 }

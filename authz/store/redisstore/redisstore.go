@@ -136,7 +136,7 @@ func (s *Store) update(ctx context.Context, key, what, user string, fn func(cur 
 			cur, err = nil, nil
 		}
 		if err != nil {
-			return fmt.Errorf("store: read %s of user %q: %w", what, user, err)
+			return fmt.Errorf("store: read %s %s: %w", what, key, err)
 		}
 		next, px, also, err := fn(cur)
 		if errors.Is(err, store.ErrNoChange) {
@@ -147,13 +147,13 @@ func (s *Store) update(ctx context.Context, key, what, user string, fn func(cur 
 		}
 		ok, err := casScript.Run(ctx, s.rdb, append([]string{key}, also...), cur, next, px.Milliseconds()).Int()
 		if err != nil {
-			return fmt.Errorf("store: write %s of user %q: %w", what, user, err)
+			return fmt.Errorf("store: write %s %s: %w", what, key, err)
 		}
 		if ok == 1 {
 			return nil
 		}
 	}
-	return fmt.Errorf("store: %s of user %q changed %d times while being updated; try again", what, user, maxSwaps)
+	return fmt.Errorf("store: %s %s changed %d times while being updated; try again", what, key, maxSwaps)
 }
 
 // zapLogging routes the Redis client's own messages (connection pool

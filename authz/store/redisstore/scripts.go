@@ -31,10 +31,11 @@ for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
 return 1
 `)
 
-// deleteScript removes an enrollment with its replay guard and pending
-// codes. KEYS[1] enrollment, KEYS[2..] the others. Returns 0 when there
-// was no enrollment.
+// deleteScript removes an enrollment with its session, replay guard and
+// pending codes. KEYS[1] enrollment, KEYS[2] session (deleted in any
+// case), KEYS[3..] the others. Returns 0 when there was no enrollment.
 var deleteScript = redis.NewScript(`
+redis.call('DEL', KEYS[2])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end
 return 1

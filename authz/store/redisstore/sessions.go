@@ -81,3 +81,18 @@ func (ss sessions) DeleteSession(ctx context.Context, user string) error {
 	}
 	return nil
 }
+
+// openSession decodes the sealed session record rec of the user whose
+// record name is name; ok=false when it does not authenticate or parse.
+func (s *Store) openSession(name string, rec []byte) (cache.Session, bool) {
+	pt, err := s.keys.Open("session", name, rec)
+	if err != nil {
+		s.log.Warn("sessions: ignoring a session record that does not authenticate")
+		return cache.Session{}, false
+	}
+	var r sessionRecord
+	if err := json.Unmarshal(pt, &r); err != nil {
+		return cache.Session{}, false
+	}
+	return cache.Session{VerifiedAt: time.Unix(0, r.VerifiedAt), Method: r.Method}, true
+}

@@ -20,14 +20,14 @@ func (s *Store) Enrollment(ctx context.Context, user string) (*store.Enrollment,
 	name := s.keys.Name(user)
 	rec, err := s.rdb.Get(ctx, s.userKey(name, "enrollment")).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("%w for user %q", store.ErrNotFound, user)
+		return nil, fmt.Errorf("%w (record %s)", store.ErrNotFound, name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: read enrollment of user %q: %w", user, err)
+		return nil, fmt.Errorf("store: read enrollment %s: %w", name, err)
 	}
 	e, _, err := s.keys.OpenEnrollment(name, rec)
 	if err != nil {
-		return nil, fmt.Errorf("%w (user %q)", err, user)
+		return nil, err
 	}
 	return e, nil
 }
@@ -59,26 +59,28 @@ func (s *Store) PutEnrollment(ctx context.Context, user string, e *store.Enrollm
 		return rec, 0, also, nil
 	})
 	if err == nil && exists {
-		return fmt.Errorf("%w for user %q", store.ErrExists, user)
+		return fmt.Errorf("%w (record %s)", store.ErrExists, name)
 	}
 	return err
 }
 
 // DeleteEnrollment implements store.Store: the enrollment, its replay
-// guard and pending codes go.
+// guard, pending codes and the user's verified session go (the session
+// even when there is no enrollment), so the user's next protected request
+// on any replica needs a code.
 func (s *Store) DeleteEnrollment(ctx context.Context, user string) error {
 	if err := checkUser(ctx, user); err != nil {
 		return err
 	}
 	name := s.keys.Name(user)
 	n, err := deleteScript.Run(ctx, s.rdb, []string{
-		s.userKey(name, "enrollment"), s.userKey(name, "totp-used"), s.userKey(name, "codes"),
+		s.userKey(name, "enrollment"), s.userKey(name, "session"), s.userKey(name, "totp-used"), s.userKey(name, "codes"),
 	}).Int()
 	if err != nil {
-		return fmt.Errorf("store: delete enrollment of user %q: %w", user, err)
+		return fmt.Errorf("store: delete enrollment %s: %w", name, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("%w for user %q", store.ErrNotFound, user)
+		return fmt.Errorf("%w (record %s)", store.ErrNotFound, name)
 	}
 	return nil
 }
@@ -93,7 +95,7 @@ func (s *Store) UseTOTPStep(ctx context.Context, user string, step uint64) (bool
 	key := s.userKey(s.keys.Name(user), "totp-used")
 	n, err := useStepScript.Run(ctx, s.rdb, []string{key}, strconv.FormatUint(step, 10)).Int()
 	if err != nil {
-		return false, fmt.Errorf("store: use TOTP step of user %q: %w", user, err)
+		return false, fmt.Errorf("store: use TOTP step %s: %w", key, err)
 	}
 	return n == 1, nil
 }
@@ -107,18 +109,21 @@ func (s *Store) SecretHash(user, purpose, secret string) []byte {
 // UpdateEnrollment implements store.Lifecycle as an optimistic swap: fn
 // may be called more than once when another replica writes the user's
 // enrollment meanwhile, and must not carry results over between calls.
+// An update that removes an enabled factor (or the whole enrollment)
+// deletes the user's verified session in the same swap: it ends on every
+// replica at once.
 func (s *Store) UpdateEnrollment(ctx context.Context, user string, fn func(cur *store.Enrollment) (*store.Enrollment, error)) error {
 	if err := checkUser(ctx, user); err != nil {
 		return err
 	}
 	name := s.keys.Name(user)
-	guard, codes := s.userKey(name, "totp-used"), s.userKey(name, "codes")
+	guard, codes, session := s.userKey(name, "totp-used"), s.userKey(name, "codes"), s.userKey(name, "session")
 	return s.update(ctx, s.userKey(name, "enrollment"), "enrollment", user, func(raw []byte) ([]byte, time.Duration, []string, error) {
 		var cur *store.Enrollment
 		if raw != nil {
 			var err error
 			if cur, _, err = s.keys.OpenEnrollment(name, raw); err != nil {
-				return nil, 0, nil, fmt.Errorf("%w (user %q)", err, user)
+				return nil, 0, nil, err
 			}
 		}
 		next, err := fn(cur)
@@ -129,17 +134,31 @@ func (s *Store) UpdateEnrollment(ctx context.Context, user string, fn func(cur *
 			if cur == nil {
 				return nil, 0, nil, store.ErrNoChange
 			}
-			return nil, 0, []string{guard, codes}, nil
+			return nil, 0, []string{guard, codes, session}, nil
 		}
 		rec, err := s.keys.SealEnrollment(user, name, next)
 		if err != nil {
 			return nil, 0, nil, err
 		}
+		var also []string
 		if cur == nil || !store.SameTOTP(cur.TOTP, next.TOTP) {
-			return rec, 0, []string{guard}, nil
+			also = append(also, guard)
 		}
-		return rec, 0, nil, nil
+		if removesFactor(cur, next) {
+			also = append(also, session)
+		}
+		return rec, 0, also, nil
 	})
+}
+
+// removesFactor reports whether next lacks an enabled factor cur has.
+func removesFactor(cur, next *store.Enrollment) bool {
+	for _, m := range cur.Methods() {
+		if !next.Has(m) {
+			return true
+		}
+	}
+	return false
 }
 
 // pendingSlack keeps a pending code past its expiry, so that using it
@@ -158,7 +177,7 @@ func (s *Store) UpdatePendingCode(ctx context.Context, user, method string, fn f
 		if raw != nil {
 			var err error
 			if codes, err = s.keys.OpenPendingCodes(name, raw); err != nil {
-				return nil, 0, nil, fmt.Errorf("%w (user %q)", err, user)
+				return nil, 0, nil, err
 			}
 		}
 		next, err := fn(codes[method])
@@ -197,7 +216,7 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, limit
 		return false, time.Time{}, err
 	}
 	if window <= 0 || limit < 1 {
-		return false, time.Time{}, fmt.Errorf("store: counter %q: window and limit must be positive", key)
+		return false, time.Time{}, fmt.Errorf("store: counter %s: window and limit must be positive", s.keys.CounterName(key))
 	}
 	k := s.prefix + ":{" + s.keys.CounterName(key) + "}:counter"
 	res, err := hitScript.Run(ctx, s.rdb, []string{k}, now.UnixMilli(), window.Milliseconds(), limit).Int64Slice()
