@@ -67,7 +67,7 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 			enr, err = &store.Enrollment{}, nil
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("user %q: %w", *user, err) // store errors name records, not users
 		}
 		return showUser(stdout, *user, enr, *output)
 	case "disable", "reset":
@@ -76,7 +76,7 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		err := st.UpdateEnrollment(ctx, *user, func(cur *store.Enrollment) (*store.Enrollment, error) {
 			if cur == nil {
-				return nil, fmt.Errorf("user %q has no MFA enrollment", *user)
+				return nil, errNoEnrollment
 			}
 			if *method == "" {
 				return nil, nil
@@ -84,7 +84,7 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 			return cur.Without(*method), nil
 		})
 		if err != nil {
-			return err
+			return fmt.Errorf("user %q: %w", *user, err)
 		}
 		if *method != "" && *method != store.MethodTOTP {
 			_ = st.UpdatePendingCode(ctx, *user, *method, func(*store.PendingCode) (*store.PendingCode, error) { return nil, nil })
@@ -101,11 +101,14 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("user %q has no enabled MFA method; recovery codes need one", *user)
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("user %q: %w", *user, err)
 		}
 		return printRecovery(stdout, *user, codes, *output)
 	}
 }
+
+// errNoEnrollment refuses to disable or reset a user with nothing enrolled.
+var errNoEnrollment = errors.New("no MFA enrollment")
 
 // endSessions ends the user's verified session after disable or reset and
 // says how far that reaches. With Redis every replica reads the session
