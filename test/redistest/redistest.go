@@ -46,15 +46,13 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{t: t, bin: Binary(t), dir: t.TempDir()}
 	for try := 0; ; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+		// Outside the ephemeral range, so the port is still free when the
+		// server is restarted on it (see Server.Start).
+		s.Addr = testproc.FreeAddr(t)
+		_, port, _ := net.SplitHostPort(s.Addr)
+		s.Port, _ = strconv.Atoi(port)
 		s.URL = "redis://" + s.Addr + "/0"
-		err = s.start()
+		err := s.start()
 		if err == nil {
 			break
 		}

@@ -17,11 +17,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -95,16 +97,42 @@ func Require(t testing.TB, name string) string {
 	return ""
 }
 
-// FreeAddr returns a loopback host:port that was free a moment ago. Another
-// process may take it before the caller listens on it.
+// Ports FreeAddr hands out: below Linux's default ephemeral range
+// (32768-60999), from which the kernel picks the local ports of outgoing
+// connections and of ":0" listeners, so a port handed out here is not
+// taken by one of those before the child process binds it.
+const (
+	firstPort = 20000
+	numPorts  = 12000
+)
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// FreeAddr returns a loopback host:port that was free a moment ago, never
+// the same one twice in a test binary. Another process may still take it
+// before the caller listens on it, but seldom: see firstPort.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 200 {
+		port := firstPort + rand.IntN(numPorts)
+		if portsGiven[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[port] = true
+		return l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatalf("no free loopback port in %d-%d", firstPort, firstPort+numPorts-1)
+	return ""
 }
 
 // Output collects a child's output. It is safe for concurrent use, so it
