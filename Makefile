@@ -135,10 +135,25 @@ GOVULNCHECK         := $(ASSURANCE_BIN)/govulncheck-$(GOVULNCHECK_VERSION)
 
 # Every fuzz target for FUZZTIME, one after the other (go test fuzzes one
 # target per run). Failing inputs land in the package's testdata/fuzz.
+#
+# Go 1.26's fuzz coordinator can report a bare "context deadline exceeded"
+# at the -fuzztime boundary while a worker is mid-call (golang/go#75804,
+# fixed in Go 1.27). A run whose only failure detail is that line and that
+# writes no failing input is reported as such, not as a finding; any other
+# failure, or a new file in the target's testdata/fuzz, fails the run.
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "fuzz: $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
+	@set -e; out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; corpus=$$pkg/testdata/fuzz/$$name; \
+		echo "fuzz: $$name in $$pkg for $(FUZZTIME)"; \
+		before=$$(ls "$$corpus" 2>/dev/null | wc -l); \
+		if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg >"$$out" 2>&1; then \
+			cat "$$out"; continue; \
+		fi; \
+		cat "$$out"; after=$$(ls "$$corpus" 2>/dev/null | wc -l); \
+		if [ "$$after" = "$$before" ] && [ "$$(grep '^ ' "$$out")" = "    context deadline exceeded" ]; then \
+			echo "fuzz: $$name: Go's fuzz coordinator deadline race at the end of -fuzztime (golang/go#75804), no failing input: not a finding"; \
+		else exit 1; fi; \
 	done
 
 fuzz-ci:
