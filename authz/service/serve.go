@@ -87,6 +87,8 @@ func (s *Service) Run(ctx context.Context, l Listeners, ready func(Listeners)) e
 	s.attachHealth(hs) // SERVING while ready (ops.go)
 	// Not ready while a shared store (Redis) is down (storehealth.go).
 	go s.WatchStoreHealth(ctx)
+	// Sessions the CLI ended in the embedded store (revocations.go).
+	go s.WatchRevocations(ctx)
 	httpAddr := ""
 	if l.HTTP != nil {
 		httpAddr = l.HTTP.Addr().String()

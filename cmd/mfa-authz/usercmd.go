@@ -115,12 +115,19 @@ var errNoEnrollment = errors.New("no MFA enrollment")
 // there on each protected request, so deleting it ends it everywhere at
 // once (the store already does when a factor goes; this covers the rest).
 // A running server on the embedded store keeps its sessions in its own
-// memory, out of this process's reach.
+// memory, out of this process's reach: a revocation written to the store
+// tells it to drop the user's session (it polls every second).
 func endSessions(ctx context.Context, st store.Lifecycle, user string, stdout io.Writer) error {
 	rs, ok := st.(*redisstore.Store)
 	if !ok {
-		fmt.Fprintf(stdout, "Note: a running mfa-authz server keeps a session it already granted to user %q "+
-			"until the session's grace period ends or the server restarts.\n", user)
+		d, ok := st.(*store.Dir)
+		if !ok {
+			return nil
+		}
+		if err := d.RevokeSessions(ctx, user); err != nil {
+			return fmt.Errorf("the factors are removed, but the session of user %q could not be ended: %w", user, err)
+		}
+		fmt.Fprintf(stdout, "Ended the session of user %q (a running server drops it within a second).\n", user)
 		return nil
 	}
 	if err := rs.Sessions().DeleteSession(ctx, user); err != nil {

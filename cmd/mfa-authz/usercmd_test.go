@@ -47,8 +47,8 @@ func enrollVia(t *testing.T, cfgPath, user string) {
 	}
 }
 
-// With the embedded store, disable and reset say that a running server
-// keeps the sessions it granted (its memory is out of the CLI's reach).
+// With the embedded store, disable and reset write a revocation that a
+// running server polls for, and say so.
 func TestUserDisableNoticeEmbedded(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeConfig(t, "  path: "+filepath.Join(dir, "store")+"\n  key_file: "+filepath.Join(dir, "key")+"\n")
@@ -59,10 +59,18 @@ func TestUserDisableNoticeEmbedded(t *testing.T) {
 			t.Fatalf("user %s: %v\n%s", args[0], err, errOut.String())
 		}
 		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-		want := `Note: a running mfa-authz server keeps a session it already granted to user "alice" ` +
-			"until the session's grace period ends or the server restarts."
+		want := `Ended the session of user "alice" (a running server drops it within a second).`
 		if len(lines) != 2 || !strings.HasPrefix(lines[0], "Disabled ") || lines[1] != want {
 			t.Fatalf("user %s printed\n%s", args[0], out.String())
+		}
+		st, err := openLifecycleStore(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs, err := st.(*store.Dir).Revocations(time.Time{})
+		st.Close()
+		if err != nil || len(revs) != 1 || revs[0].User != "alice" {
+			t.Fatalf("user %s: revocations %+v, %v; want one of alice", args[0], revs, err)
 		}
 	}
 }
