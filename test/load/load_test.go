@@ -20,6 +20,8 @@ import (
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+
+	"github.com/mfa-authz/mfa-authz/test/envoytest"
 )
 
 // TestLoad is the CI mode of the harness (`make loadtest-ci`): a short run
@@ -28,10 +30,10 @@ import (
 //
 // It needs ghz ($GHZ, bin/tools/ghz from `make tools`, or on PATH). Without
 // ghz it skips, except under CI=true, where it fails. The Caddy stage needs
-// caddy and wrk on PATH (Debian packages, `make test-deps`): without them
-// it is skipped, except under CI=true, where the test fails. The Envoy
-// stage runs when envoy is on PATH and is skipped, CI or not, when it is
-// not (Envoy is not packaged by Debian). It does not run under the race
+// caddy and wrk on PATH (Debian packages, `make test-deps`), the Envoy
+// stage Envoy (bin/tools/envoy from `make test-deps`, see envoytest.Find)
+// and wrk: without them a stage is skipped, except under CI=true, where the
+// test fails. It does not run under the race
 // detector (`make unit`): the harness's figures would mean nothing there,
 // and `make test` runs it without -race through loadtest-ci.
 func TestLoad(t *testing.T) {
@@ -63,12 +65,17 @@ func TestLoad(t *testing.T) {
 		}
 		skipped = append(skipped, "caddy: Caddy stage skipped: "+msg)
 	}
-	envoy, err := exec.LookPath("envoy")
+	envoy, err := envoytest.Find(root)
+	if err == nil {
+		err = errWRK
+	}
 	if err != nil {
-		skipped = append(skipped, EnvoySkipped)
-	} else if errWRK != nil {
+		msg := fmt.Sprintf("%v: run `make test-deps`", err)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Envoy stage: %s; CI must run it", msg)
+		}
 		envoy = ""
-		skipped = append(skipped, "envoy: wrk not on PATH, Envoy stage skipped")
+		skipped = append(skipped, EnvoySkipped)
 	}
 	duration := envDuration(t, "LOAD_CI_DURATION", 2*time.Second)
 	concurrency := envInt(t, "LOAD_CI_CONCURRENCY", 10)

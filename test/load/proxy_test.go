@@ -2,13 +2,8 @@ package load
 
 import (
 	"context"
-	"crypto"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +19,8 @@ import (
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/mfa-authz/mfa-authz/test/envoytest"
 
 	// The other typed_config types envoy.yaml uses register themselves.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
@@ -234,7 +231,7 @@ func TestEnvoyConfig(t *testing.T) {
 				if err := f.GetTypedConfig().UnmarshalTo(ja); err != nil {
 					t.Fatal(err)
 				}
-				if got := ja.GetProviders()["test"].GetLocalJwks().GetFilename(); got != filepath.Join(root, envoyJWKS) {
+				if got := ja.GetProviders()["test"].GetLocalJwks().GetFilename(); got != filepath.Join(root, envoytest.JWKSFile) {
 					t.Errorf("%s: local_jwks %q", l.GetName(), got)
 				}
 			}
@@ -250,60 +247,5 @@ func TestEnvoyConfig(t *testing.T) {
 		if want == "" && strings.Contains(fmt.Sprint(hcm.GetRouteConfig()), "ExtAuthzPerRoute") {
 			t.Errorf("%s: route settings for the removed ext_authz remain", l.GetName())
 		}
-	}
-}
-
-// The tokens the Envoy stage sends verify against envoy/test-jwks.json.
-func TestJWTSigner(t *testing.T) {
-	root, err := FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	s, err := newJWTSigner(root, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := s.token(VerifiedUser)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var jwks struct {
-		Keys []struct{ Kid, N, E string }
-	}
-	data, err := os.ReadFile(filepath.Join(root, envoyJWKS))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &jwks); err != nil {
-		t.Fatal(err)
-	}
-	enc := base64.RawURLEncoding
-	n, _ := enc.DecodeString(jwks.Keys[0].N)
-	e, _ := enc.DecodeString(jwks.Keys[0].E)
-	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token %q", tok)
-	}
-	sig, _ := enc.DecodeString(parts[2])
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
-		t.Fatalf("signature: %v", err)
-	}
-	var hdr struct{ Alg, Kid string }
-	var claims struct {
-		Iss, Sub string
-		Aud      []string
-		Exp      int64
-	}
-	h, _ := enc.DecodeString(parts[0])
-	c, _ := enc.DecodeString(parts[1])
-	if json.Unmarshal(h, &hdr) != nil || json.Unmarshal(c, &claims) != nil {
-		t.Fatalf("header %s, claims %s", h, c)
-	}
-	if hdr.Alg != "RS256" || hdr.Kid != jwks.Keys[0].Kid || claims.Iss != "https://issuer.mfa-authz.test" || claims.Sub != VerifiedUser ||
-		strings.Join(claims.Aud, ",") != "shop" || claims.Exp <= now.Add(time.Hour).Unix() {
-		t.Errorf("header %s, claims %s", h, c)
 	}
 }

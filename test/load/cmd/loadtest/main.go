@@ -1,7 +1,7 @@
 // Command loadtest runs mfa-authz's load harness (package load) and prints
 // its table: per request mix, RPS, p50 and p99 of mfa-authz and of a no-op
 // ext_authz baseline, and their ratio; then the same for the HTTP mixes
-// through Caddy (and Envoy, when envoy is on PATH), driven with wrk.
+// through Caddy (and Envoy: bin/tools/envoy from `make test-deps`), driven with wrk.
 // `make loadtest` runs it. It exits 1 if any request failed.
 //
 //	loadtest [--duration 10s] [--concurrency 20] [--connections 2]
@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mfa-authz/mfa-authz/test/envoytest"
 	"github.com/mfa-authz/mfa-authz/test/load"
 )
 
@@ -42,7 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ghzHTML := fs.String("ghz-html", "", "ghz JSON-to-HTML report converter (default $GHZ_HTML or bin/tools/ghz-html; none: JSON reports only)")
 	reports := fs.String("reports", "", "report directory (default test/load/reports)")
 	caddy := fs.Bool("caddy", true, "also send the HTTP mixes through Caddy (caddy and wrk on PATH: `make test-deps`)")
-	envoy := fs.Bool("envoy", true, "also send them through Envoy with envoy/envoy.yaml, when envoy is on PATH")
+	envoy := fs.Bool("envoy", true, "also send them through Envoy with envoy/envoy.yaml, found as the tests find it ($ENVOY, bin/tools/envoy, PATH)")
 	wrk := fs.String("wrk", "", "wrk binary (default wrk on PATH)")
 	httpThreads := fs.Int("http-threads", 2, "wrk threads")
 	if err := fs.Parse(args); err != nil {
@@ -87,8 +88,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		skipped = append(skipped, "caddy: --caddy=false, Caddy stage skipped")
 	}
 	if *envoy {
-		if envoyBin, err = exec.LookPath("envoy"); err != nil {
-			skipped = append(skipped, load.EnvoySkipped)
+		if envoyBin, err = envoytest.Find(root); err != nil {
+			skipped = append(skipped, load.EnvoySkipped+": "+err.Error())
 		}
 	} else {
 		skipped = append(skipped, "envoy: --envoy=false, Envoy stage skipped")
