@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-deps vet fmt-check unit bench clean
+.PHONY: all build run test test-deps vet fmt-check check unit bench clean
 
 all: build
 
@@ -58,6 +58,9 @@ envoy-bin:
 		"$(ENVOY)" --version | grep -q "/$(ENVOY_VERSION)/" || \
 		{ echo "test-deps: Envoy $(ENVOY_VERSION) could not be installed"; exit 1; }; \
 	fi
+
+# The fast static checks for daily work: formatting, vet and staticcheck.
+check: fmt-check lint
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
