@@ -7,7 +7,6 @@ package extauthz
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -116,13 +115,8 @@ func (s *Server) malformed(flowID string) *authv3.CheckResponse {
 }
 
 func denied(code codes.Code, den profile.Denial) *authv3.CheckResponse {
-	headers := []*corev3.HeaderValueOption{header("cache-control", "no-store")}
-	if den.ContentType != "" { // a 204 answer of a self-service endpoint has no body
-		headers = append([]*corev3.HeaderValueOption{header("content-type", den.ContentType)}, headers...)
-	}
-	if den.RetryAfter > 0 {
-		headers = append(headers, header("retry-after", strconv.Itoa(int((den.RetryAfter+999_999_999)/1e9))))
-	}
+	headers := make([]*corev3.HeaderValueOption, 0, 3)
+	den.Headers(func(name, value string) { headers = append(headers, header(name, value)) })
 	return &authv3.CheckResponse{
 		Status: &status.Status{Code: int32(code)},
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{

@@ -89,7 +89,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -116,11 +115,8 @@ type Options struct {
 // Response header names, canonical: net/http writes keys as they are in
 // the map, and canonical ones keep w.Header().Get working.
 const (
-	methodKey       = "X-Mfa-Method"
-	removeKey       = "X-Envoy-Auth-Headers-To-Remove"
-	contentTypeKey  = "Content-Type"
-	cacheControlKey = "Cache-Control"
-	retryAfterKey   = "Retry-After"
+	methodKey = "X-Mfa-Method"
+	removeKey = "X-Envoy-Auth-Headers-To-Remove"
 )
 
 // requestID names the header whose value becomes a denial's flow_id.
@@ -142,8 +138,6 @@ type handler struct {
 	methods           map[string][]string
 	removeUnprotected []string
 	removeVerified    []string
-	contentTypes      map[string][]string
-	noStore           []string
 }
 
 // New returns a handler that decides forward-auth and Envoy HTTP ext_authz
@@ -173,11 +167,6 @@ func New(engine *authz.Engine, log *zap.Logger, opts Options) http.Handler {
 		// Envoy splits the value on commas and trims each name.
 		removeUnprotected: []string{mfa + ", " + authz.MethodHeader},
 		removeVerified:    []string{mfa},
-		contentTypes: map[string][]string{
-			profile.GlueContentType:    {profile.GlueContentType},
-			profile.ProblemContentType: {profile.ProblemContentType},
-		},
-		noStore: []string{"no-store"},
 	}
 	for _, m := range knownMethods {
 		h.methods[m] = []string{m}
@@ -304,18 +293,7 @@ func (h *handler) allow(w http.ResponseWriter, method string, envoy bool) {
 // deliverable.
 func (h *handler) answer(w http.ResponseWriter, den profile.Denial) {
 	hdr := w.Header()
-	if den.ContentType != "" { // a 204 answer has no body
-		ct, ok := h.contentTypes[den.ContentType]
-		if !ok {
-			ct = []string{den.ContentType}
-		}
-		hdr[contentTypeKey] = ct
-	}
-	hdr[cacheControlKey] = h.noStore
-	if den.RetryAfter > 0 {
-		// Whole seconds, rounded up, as the gRPC adapter sends them.
-		hdr[retryAfterKey] = []string{strconv.Itoa(int((den.RetryAfter + 999_999_999) / 1e9))}
-	}
+	den.Headers(hdr.Set)
 	w.WriteHeader(den.Status)
 	if den.Body != "" {
 		_, _ = io.WriteString(w, den.Body) // a client gone away is no concern here

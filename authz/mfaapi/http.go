@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/mfa-authz/mfa-authz/authz"
 )
@@ -52,14 +50,7 @@ func (a *API) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, hr)
 			return
 		}
-		h := w.Header()
-		h.Set("Cache-Control", "no-store")
-		if ans.ContentType != "" {
-			h.Set("Content-Type", ans.ContentType)
-		}
-		if ans.RetryAfter > 0 {
-			h.Set("Retry-After", strconv.Itoa(int((ans.RetryAfter+time.Second-1)/time.Second)))
-		}
+		ans.Headers(w.Header().Set)
 		w.WriteHeader(ans.Status)
 		if ans.Status != http.StatusNoContent {
 			_, _ = w.Write([]byte(ans.Body))

@@ -68,6 +68,21 @@ type Denial struct {
 	RetryAfter time.Duration
 }
 
+// Headers calls set with each response header of d, the same for every
+// transport: content-type when d has a body type (a 204 answer has none),
+// cache-control: no-store (an MFA answer is about one user and one moment),
+// and retry-after in whole seconds, rounded up, when d.RetryAfter is set.
+// Names are lower case, as HTTP/2 sends them.
+func (d Denial) Headers(set func(name, value string)) {
+	if d.ContentType != "" {
+		set("content-type", d.ContentType)
+	}
+	set("cache-control", "no-store")
+	if d.RetryAfter > 0 {
+		set("retry-after", strconv.FormatInt(int64((d.RetryAfter+time.Second-1)/time.Second), 10))
+	}
+}
+
 // Details are the per-request facts a denial may carry.
 type Details struct {
 	// FlowID identifies the request in problem bodies. Empty means a new one.

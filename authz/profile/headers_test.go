@@ -1,0 +1,30 @@
+package profile
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// Every transport sends exactly the headers Headers names, so that a client
+// sees the same answer over gRPC, forward-auth and the HTTP listener.
+func TestHeaders(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		d    Denial
+		want string
+	}{
+		{"body", Denial{Status: 403, ContentType: GlueContentType}, "content-type: " + GlueContentType + "; cache-control: no-store"},
+		{"no body (204)", Denial{Status: 204}, "cache-control: no-store"},
+		{"retry rounds up", Denial{Status: 429, ContentType: ProblemContentType, RetryAfter: 1200 * time.Millisecond},
+			"content-type: " + ProblemContentType + "; cache-control: no-store; retry-after: 2"},
+		{"whole seconds stay", Denial{Status: 429, RetryAfter: 90 * time.Second}, "cache-control: no-store; retry-after: 90"},
+		{"under a second is one", Denial{Status: 429, RetryAfter: time.Nanosecond}, "cache-control: no-store; retry-after: 1"},
+	} {
+		var got []string
+		c.d.Headers(func(name, value string) { got = append(got, name+": "+value) })
+		if g := strings.Join(got, "; "); g != c.want {
+			t.Errorf("%s: headers %q, want %q", c.name, g, c.want)
+		}
+	}
+}
