@@ -32,6 +32,23 @@ type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
 
+// Counted returns s with every send's outcome passed to observe (the
+// metrics' counters) after it returns.
+func Counted(s Sender, observe func(error)) Sender {
+	return &counted{next: s, observe: observe}
+}
+
+type counted struct {
+	next    Sender
+	observe func(error)
+}
+
+func (c *counted) Send(ctx context.Context, m Message) error {
+	err := c.next.Send(ctx, m)
+	c.observe(err)
+	return err
+}
+
 // Names of the senders, as written in delivery.email and delivery.sms.
 const (
 	SMTP    = "smtp"

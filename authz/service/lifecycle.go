@@ -7,6 +7,7 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/delivery"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/telemetry"
@@ -23,7 +24,10 @@ func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Lifec
 	if err != nil {
 		return nil, err
 	}
-	senders = m.WrapSenders(senders, map[string]string{"email": c.Delivery.Email, "sms": c.Delivery.SMS})
+	names := map[string]string{"email": c.Delivery.Email, "sms": c.Delivery.SMS}
+	for method, s := range senders {
+		senders[method] = delivery.Counted(s, m.SendOutcome(names[method]))
+	}
 	if c.Delivery.UsesFile() {
 		log.Warn("delivery: one-time codes are written to a local outbox file; use it for development only",
 			zap.String("path", c.Delivery.FileConfig.Path))

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/telemetry"
 )
 
@@ -34,7 +35,7 @@ type ops struct {
 // engine's observer.
 func (s *Service) initOps() {
 	o := &ops{metrics: telemetry.New(s.Sessions, Version)}
-	o.dlog = telemetry.NewDecisionLog(s.Log, s.Config.Log, o.metrics.Counted())
+	o.dlog = telemetry.NewDecisionLog(s.Log, decisionMode(s.Config.Log), s.Config.Log.DecisionSampleRate, o.metrics.Counted())
 	o.storeOK.Store(true)
 	s.ops = o
 	s.Engine.SetObserver(&telemetry.Observer{Metrics: o.metrics, Log: o.dlog})
@@ -106,4 +107,16 @@ func (s *Service) updateReady() {
 	}
 	s.ops.health.SetServingStatus("", st)
 	s.ops.health.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, st)
+}
+
+// decisionMode maps log.decisions, validated by package config, to the
+// decision log's mode: telemetry knows nothing of the config file.
+func decisionMode(c config.Log) telemetry.DecisionMode {
+	switch c.Decisions {
+	case config.DecisionsAll:
+		return telemetry.DecisionsAll
+	case config.DecisionsSampled:
+		return telemetry.DecisionsSampled
+	}
+	return telemetry.DecisionsOff
 }

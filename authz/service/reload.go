@@ -103,7 +103,7 @@ func (r *Reloader) reload(force bool) (changed bool, err error) {
 	if s.Level != nil {
 		s.Level.SetLevel(level)
 	}
-	s.ops.dlog.Configure(c.Log)
+	s.ops.dlog.Configure(decisionMode(c.Log), c.Log.DecisionSampleRate)
 	s.ops.metrics.Reloaded(true)
 	s.ops.metrics.PolicyLoaded(len(pol.Rules()), time.Now())
 	s.updateReady()

@@ -9,7 +9,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mfa-authz/mfa-authz/authz"
-	"github.com/mfa-authz/mfa-authz/authz/config"
 )
 
 // DecisionLog writes one structured line per decision (log.decisions:
@@ -27,15 +26,21 @@ type DecisionLog struct {
 	logged    func()
 }
 
+// DecisionMode says which decisions a DecisionLog writes (log.decisions).
+// The zero value writes none.
+type DecisionMode uint32
+
+// The decision log's modes.
 const (
-	modeOff uint32 = iota
-	modeSampled
-	modeAll
+	DecisionsOff     DecisionMode = iota // no line
+	DecisionsSampled                     // a random share of the decisions
+	DecisionsAll                         // one line per decision
 )
 
-// NewDecisionLog returns a decision log writing to log at info level.
-// counted, when non-nil, is called once per line written.
-func NewDecisionLog(log *zap.Logger, c config.Log, counted func()) *DecisionLog {
+// NewDecisionLog returns a decision log writing to log at info level, in
+// mode, sampling rate (0 to 1) of the decisions when mode is
+// DecisionsSampled. counted, when non-nil, is called once per line written.
+func NewDecisionLog(log *zap.Logger, mode DecisionMode, rate float64, counted func()) *DecisionLog {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -43,13 +48,13 @@ func NewDecisionLog(log *zap.Logger, c config.Log, counted func()) *DecisionLog 
 		counted = func() {}
 	}
 	l := &DecisionLog{log: log.Named("decision"), logged: counted}
-	l.Configure(c)
+	l.Configure(mode, rate)
 	return l
 }
 
-// Configure applies log.decisions and log.decision_sample_rate.
-func (l *DecisionLog) Configure(c config.Log) {
-	rate := c.DecisionSampleRate
+// Configure sets the mode and the sample rate (log.decisions and
+// log.decision_sample_rate); it may be called at any time.
+func (l *DecisionLog) Configure(mode DecisionMode, rate float64) {
 	switch {
 	case rate >= 1:
 		l.threshold.Store(math.MaxUint64)
@@ -58,25 +63,19 @@ func (l *DecisionLog) Configure(c config.Log) {
 	default:
 		l.threshold.Store(uint64(rate * float64(math.MaxUint64)))
 	}
-	switch c.Decisions {
-	case config.DecisionsAll:
-		l.mode.Store(modeAll)
-	case config.DecisionsSampled:
-		l.mode.Store(modeSampled)
-	default:
-		l.mode.Store(modeOff)
-	}
+	l.mode.Store(uint32(mode))
 }
 
 // ObserveCheck logs d if the mode and the sample say so.
 func (l *DecisionLog) ObserveCheck(d authz.Decision, flowID string, elapsed time.Duration) {
-	switch l.mode.Load() {
-	case modeOff:
-		return
-	case modeSampled:
+	switch DecisionMode(l.mode.Load()) {
+	case DecisionsAll:
+	case DecisionsSampled:
 		if rand.Uint64() >= l.threshold.Load() {
 			return
 		}
+	default: // off
+		return
 	}
 	ce := l.log.Check(zap.InfoLevel, "decision")
 	if ce == nil {

@@ -8,7 +8,6 @@
 package telemetry
 
 import (
-	"context"
 	"net/http"
 	"runtime"
 	"runtime/debug"
@@ -20,7 +19,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mfa-authz/mfa-authz/authz"
-	"github.com/mfa-authz/mfa-authz/authz/delivery"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/cache"
 )
@@ -169,7 +167,7 @@ func New(sessions *cache.Sessions, version string) *Metrics {
 		Help: "One-time codes a sender failed to deliver, by sender."}, []string{"sender"})
 	f(m.codesSent)
 	f(m.sendFailures)
-	for _, s := range []string{delivery.SMTP, delivery.Webhook, delivery.File} {
+	for _, s := range []string{senderSMTP, senderWebhook, senderFile} {
 		m.codesSent.WithLabelValues(s)
 		m.sendFailures.WithLabelValues(s)
 	}
@@ -343,6 +341,14 @@ func (m *Metrics) CertificateLoaded(ok bool, notAfter time.Time) {
 	m.tlsExpiry.Set(float64(notAfter.Unix()))
 }
 
+// The senders' names as delivery.email and delivery.sms write them: the
+// code-send counters are exported for each from the start.
+const (
+	senderSMTP    = "smtp"
+	senderWebhook = "webhook"
+	senderFile    = "file"
+)
+
 // SetReady exports the readiness state.
 func (m *Metrics) SetReady(ready bool) {
 	if ready {
@@ -352,36 +358,25 @@ func (m *Metrics) SetReady(ready bool) {
 	}
 }
 
-// WrapSenders returns senders with each one counting its sends under the
-// sender's name; names maps a method ("email", "sms") to the sender's name
-// as configured ("smtp", "webhook", "file").
-func (m *Metrics) WrapSenders(senders map[string]delivery.Sender, names map[string]string) map[string]delivery.Sender {
-	out := make(map[string]delivery.Sender, len(senders))
-	for method, s := range senders {
-		name := names[method]
-		switch name {
-		case delivery.SMTP, delivery.Webhook, delivery.File:
-		default:
-			name = "other"
+// SendOutcome returns the function that counts one code send by the sender
+// called name as configured ("smtp", "webhook" or "file"; any other name
+// counts as "other"): a nil error as sent, any other as a failure. Package
+// delivery wraps its senders with it (delivery.Counted), so that metrics
+// need not know how codes are sent.
+func (m *Metrics) SendOutcome(name string) func(error) {
+	switch name {
+	case senderSMTP, senderWebhook, senderFile:
+	default:
+		name = "other"
+	}
+	sent, failed := m.codesSent.WithLabelValues(name), m.sendFailures.WithLabelValues(name)
+	return func(err error) {
+		if err != nil {
+			failed.Inc()
+		} else {
+			sent.Inc()
 		}
-		out[method] = &countingSender{next: s, sent: m.codesSent.WithLabelValues(name), failed: m.sendFailures.WithLabelValues(name)}
 	}
-	return out
-}
-
-type countingSender struct {
-	next         delivery.Sender
-	sent, failed prometheus.Counter
-}
-
-func (c *countingSender) Send(ctx context.Context, msg delivery.Message) error {
-	err := c.next.Send(ctx, msg)
-	if err != nil {
-		c.failed.Inc()
-	} else {
-		c.sent.Inc()
-	}
-	return err
 }
 
 // Reloads returns how many reloads of one result were counted.

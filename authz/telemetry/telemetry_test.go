@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/mfa-authz/mfa-authz/authz"
-	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/policy"
 )
@@ -31,7 +30,7 @@ func rule(t *testing.T) *policy.Rule {
 
 func TestDecisionLogFieldsAndNoSecrets(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
-	l := NewDecisionLog(zap.New(core), config.Log{Decisions: config.DecisionsAll, DecisionSampleRate: 1}, nil)
+	l := NewDecisionLog(zap.New(core), DecisionsAll, 1, nil)
 	r := rule(t)
 	l.ObserveCheck(authz.Decision{Allowed: true, Rule: r, Method: "totp", Detail: "verified", User: secretUser},
 		"flow-42", 3*time.Millisecond)
@@ -80,13 +79,13 @@ func toString(v any) string {
 func TestDecisionLogModes(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	var counted int
-	l := NewDecisionLog(zap.New(core), config.Log{Decisions: config.DecisionsOff, DecisionSampleRate: 1}, func() { counted++ })
+	l := NewDecisionLog(zap.New(core), DecisionsOff, 1, func() { counted++ })
 	d := authz.Decision{Allowed: true}
 	l.ObserveCheck(d, "", 0)
 	if logs.Len() != 0 {
 		t.Fatal("off logged a decision")
 	}
-	l.Configure(config.Log{Decisions: config.DecisionsSampled, DecisionSampleRate: 0.5})
+	l.Configure(DecisionsSampled, 0.5)
 	for i := 0; i < 2000; i++ {
 		l.ObserveCheck(d, "", 0)
 	}
@@ -101,7 +100,7 @@ func TestDecisionLogModes(t *testing.T) {
 func TestObserveCheckDoesNotAllocate(t *testing.T) {
 	m := New(nil, "test")
 	core, _ := observer.New(zapcore.InfoLevel)
-	o := &Observer{Metrics: m, Log: NewDecisionLog(zap.New(core), config.Log{Decisions: config.DecisionsOff, DecisionSampleRate: 1}, nil)}
+	o := &Observer{Metrics: m, Log: NewDecisionLog(zap.New(core), DecisionsOff, 1, nil)}
 	r := rule(t)
 	r.MFARequired = true
 	decisions := []authz.Decision{
