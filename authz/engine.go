@@ -99,7 +99,7 @@ type Engine struct {
 	store      store.Store
 	sessions   *cache.Sessions
 	reg        regulation.Limiter
-	gate       SessionLimiter // reg as a SessionLimiter, nil when it is not one
+	sessionSrc sessionSource
 	log        *zap.Logger
 	now        func() time.Time
 	sessionTTL atomic.Int64 // how long sessions are cached: the longest grace in force
@@ -131,7 +131,7 @@ func New(o Options) (*Engine, error) {
 	if e.reg == nil {
 		e.reg = regulation.Local(o.Regulator)
 	}
-	e.gate, _ = e.reg.(SessionLimiter)
+	e.sessionSrc = newSessionSource(e.reg, e.sessions)
 	if e.log == nil {
 		e.log = zap.NewNop()
 	}
@@ -237,54 +237,17 @@ func (e *Engine) check(ctx context.Context, r *Request) (d Decision) {
 	if rule.HasGrace {
 		grace = rule.Grace
 	}
-	if e.gate != nil {
-		until, banned, s, ok, err := e.sharedSession(ctx, user, now, time.Duration(e.sessionTTL.Load()))
-		switch {
-		case err != nil:
-			e.log.Error("regulation and session lookup failed; request denied", zap.Error(err))
-			return e.deny(r, rule, user, profile.Unavailable, "regulation error", 0)
-		case banned:
-			return e.deny(r, rule, user, profile.TooManyAttempts, "banned", until.Sub(now))
-		case ok && withinGrace(s.VerifiedAt, now, grace):
-			return Decision{Allowed: true, Rule: rule, Method: s.Method, Detail: "session", User: user}
-		}
-		return e.verify(ctx, r, rule, user, now)
-	}
-	if until, banned, err := e.reg.BannedUntil(ctx, user, now); err != nil {
-		e.log.Error("regulation lookup failed; request denied", zap.Error(err))
-		return e.deny(r, rule, user, profile.Unavailable, "regulation error", 0)
-	} else if banned {
-		return e.deny(r, rule, user, profile.TooManyAttempts, "banned", until.Sub(now))
-	}
-	if s, ok := e.sessions.Get(user); ok && withinGrace(s.VerifiedAt, now, grace) {
-		return Decision{Allowed: true, Rule: rule, Method: s.Method, Detail: "session", User: user}
-	}
-	if s, ok, err := e.sessions.GetShared(ctx, user); err != nil {
-		e.log.Error("shared session lookup failed; request denied", zap.Error(err))
-		return e.deny(r, rule, user, profile.Unavailable, "session store error", 0)
-	} else if ok && withinGrace(s.VerifiedAt, now, grace) {
-		return Decision{Allowed: true, Rule: rule, Method: s.Method, Detail: "session", User: user}
+	lk := e.sessionSrc.lookup(ctx, user, now, grace, time.Duration(e.sessionTTL.Load()))
+	switch {
+	case lk.err != nil:
+		e.log.Error("ban and session lookup failed; request denied", zap.String("failed", lk.failed), zap.Error(lk.err))
+		return e.deny(r, rule, user, profile.Unavailable, lk.failed, 0)
+	case lk.banned:
+		return e.deny(r, rule, user, profile.TooManyAttempts, "banned", lk.until.Sub(now))
+	case lk.ok:
+		return Decision{Allowed: true, Rule: rule, Method: lk.session.Method, Detail: "session", User: user}
 	}
 	return e.verify(ctx, r, rule, user, now)
-}
-
-// sharedSession reads the user's ban and session from the SessionLimiter
-// in one round trip. A record this replica has opened before is taken
-// from the cache; another is opened and cached for at most ttl after it
-// was verified.
-func (e *Engine) sharedSession(ctx context.Context, user string, now time.Time, ttl time.Duration) (until time.Time, banned bool, s cache.Session, ok bool, err error) {
-	until, banned, rec, err := e.gate.BannedUntilSession(ctx, user, now)
-	if err != nil || banned || rec == "" {
-		return until, banned, cache.Session{}, false, err
-	}
-	if s, ok := e.sessions.Match(user, rec); ok {
-		return until, false, s, true, nil
-	}
-	if s, ok = e.gate.OpenSession(user, rec); !ok {
-		return until, false, cache.Session{}, false, nil
-	}
-	e.sessions.Keep(user, s, rec, ttl-now.Sub(s.VerifiedAt))
-	return until, false, s, true, nil
 }
 
 // EndSessions ends the user's verified session, on this replica and in

@@ -158,16 +158,10 @@ const ManageWindow = 5 * time.Minute
 // state) any other. A failed shared lookup counts as no step-up.
 func (e *Engine) SteppedUp(ctx context.Context, user string, now time.Time) bool {
 	window := max(ManageWindow, e.cfg.GracePeriod)
-	if e.gate != nil {
-		// The shared store is the truth: a session ended there is no step-up.
-		_, _, s, ok, err := e.sharedSession(ctx, user, now, max(time.Duration(e.sessionTTL.Load()), ManageWindow))
-		return err == nil && ok && withinGrace(s.VerifiedAt, now, window)
-	}
-	if s, ok := e.sessions.Get(user); ok && withinGrace(s.VerifiedAt, now, window) {
-		return true
-	}
-	s, ok, err := e.sessions.GetShared(ctx, user)
-	return err == nil && ok && withinGrace(s.VerifiedAt, now, window)
+	// A ban or a failed lookup counts as no step-up; with shared state, a
+	// session ended there is none either.
+	lk := e.sessionSrc.lookup(ctx, user, now, window, max(time.Duration(e.sessionTTL.Load()), ManageWindow))
+	return lk.err == nil && lk.ok
 }
 
 // StartSession records that user proved method at now, as a step-up on a
