@@ -105,6 +105,7 @@ type Engine struct {
 	sessionTTL atomic.Int64 // how long sessions are cached: the longest grace in force
 	api        atomic.Pointer[apiHolder]
 	obs        atomic.Pointer[observerHolder]
+	tracer     atomic.Pointer[tracerHolder]
 }
 
 // New returns an engine. Every collaborator is required.

@@ -45,20 +45,25 @@ func (e *Engine) SetObserver(o Observer) {
 // on an error: a panic inside is recovered as an Unavailable denial. The
 // decision is reported to the observer, if one is installed.
 func (e *Engine) Check(ctx context.Context, r *Request) Decision {
-	h := e.obs.Load()
-	if h == nil {
+	h, t := e.obs.Load(), e.tracer.Load()
+	if h == nil && t == nil {
 		return e.check(ctx, r)
 	}
 	start := time.Now()
 	d := e.check(ctx, r)
 	elapsed := time.Since(start)
-	flow := ""
-	if r != nil {
-		if flow = r.ID; flow == "" {
-			flow, _ = lookup(r.Header, "x-request-id")
+	if h != nil {
+		flow := ""
+		if r != nil {
+			if flow = r.ID; flow == "" {
+				flow, _ = lookup(r.Header, "x-request-id")
+			}
 		}
+		h.o.ObserveCheck(d, flow, elapsed)
 	}
-	h.o.ObserveCheck(d, flow, elapsed)
+	if t != nil {
+		t.t.TraceCheck(traceContext(r), d, start, elapsed)
+	}
 	return d
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/regulation"
 	"github.com/mfa-authz/mfa-authz/authz/store/redisstore"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
+	"github.com/mfa-authz/mfa-authz/authz/tracing"
 	"github.com/mfa-authz/mfa-authz/policy"
 )
 
@@ -38,6 +39,7 @@ type Config struct {
 	Codes      Codes             `yaml:"codes"`
 	Delivery   delivery.Config   `yaml:"delivery"`
 	Limits     Limits            `yaml:"limits"`
+	Tracing    tracing.Config    `yaml:"tracing"`
 }
 
 // Server is the `server` section: where mfa-authz listens.
@@ -144,6 +146,7 @@ func Default() *Config {
 		Codes:      defaultCodes(),
 		Delivery:   delivery.DefaultConfig(),
 		Limits:     defaultLimits(),
+		Tracing:    tracing.Default(),
 	}
 }
 
@@ -295,6 +298,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
 	c.validateOps(add)
+	c.Tracing.Validate(func(key, format string, args ...any) { add("tracing."+key, format, args...) })
 	errs = append(errs, c.validateLifecycle(add)...)
 	return errors.Join(errs...)
 }

@@ -8,7 +8,9 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/mfa-authz/mfa-authz/authz/extauthz"
+	"github.com/mfa-authz/mfa-authz/authz/tracing"
 	"github.com/mfa-authz/mfa-authz/cache"
+	"github.com/mfa-authz/mfa-authz/test/otlptest"
 )
 
 // envoyHeaders is a typical browser request as Envoy forwards it.
@@ -55,4 +57,42 @@ func BenchmarkCheck(b *testing.B) {
 		run(b, httpReq("POST", "/carts/1", envoyHeaders(map[string]string{"x-user-id": "alice"})), false)
 	})
 	_ = f
+}
+
+// BenchmarkCheckTracing measures the cached-session Check with tracing off
+// (no tracer installed: tracing's default, the same path as
+// BenchmarkCheck/session) and on, exporting to a loopback OTLP receiver:
+// "sampled" with a sampled traceparent from the proxy (a span recorded and
+// batched per check), "unsampled" with an unsampled one.
+func BenchmarkCheckTracing(b *testing.B) {
+	svc, _ := newService(b, "")
+	s := extauthz.New(svc.Engine, nil)
+	ctx := context.Background()
+	svc.Sessions.Put("alice", cache.Session{VerifiedAt: time.Now(), Method: "totp"}, time.Hour)
+	run := func(b *testing.B, traceFlags string) {
+		h := map[string]string{"x-user-id": "alice"}
+		if traceFlags != "" {
+			h["traceparent"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-" + traceFlags
+		}
+		req := httpReq("POST", "/carts/1", envoyHeaders(h))
+		b.ReportAllocs()
+		for b.Loop() {
+			if resp, _ := s.Check(ctx, req); resp.GetOkResponse() == nil {
+				b.Fatalf("unexpected answer %v", resp)
+			}
+		}
+	}
+	b.Run("off", func(b *testing.B) { run(b, "01") })
+	rcv := otlptest.Start(b)
+	c := tracing.Default()
+	c.Endpoint, c.Insecure, c.SampleRate = rcv.Addr, true, 0
+	tr, err := tracing.New(c, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	svc.Engine.SetTracer(tr)
+	defer svc.Engine.SetTracer(nil)
+	b.Run("sampled", func(b *testing.B) { run(b, "01") })
+	b.Run("unsampled", func(b *testing.B) { run(b, "00") })
 }

@@ -4,6 +4,7 @@
 package service
 
 import (
+	"context"
 	"go.uber.org/zap"
 
 	"github.com/mfa-authz/mfa-authz/authz"
@@ -12,6 +13,7 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/regulation"
 	"github.com/mfa-authz/mfa-authz/authz/store"
+	"github.com/mfa-authz/mfa-authz/authz/tracing"
 	"github.com/mfa-authz/mfa-authz/cache"
 	"github.com/mfa-authz/mfa-authz/policy"
 )
@@ -62,6 +64,10 @@ type Service struct {
 	// (see NewLoggerWithLevel); nil leaves log.level to a restart.
 	Level *zap.AtomicLevel
 
+	// Tracer exports a span per decision (tracing.otlp_endpoint); nil when
+	// tracing is off.
+	Tracer *tracing.Tracer
+
 	ops        *ops          // metrics, decision log, readiness (ops.go)
 	engineOpts authz.Options // what New built Engine with
 }
@@ -89,8 +95,16 @@ func EngineConfig(c *config.Config) authz.Config {
 // around a wrapped store or another clock.
 func (s *Service) EngineOptions() authz.Options { return s.engineOpts }
 
-// Close releases the store and the cache.
+// Close sends the spans still batched (for at most the tracing timeout)
+// and releases the store and the cache.
 func (s *Service) Close() {
+	if s.Tracer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.Config.Tracing.Timeout)
+		if err := s.Tracer.Shutdown(ctx); err != nil {
+			s.Log.Warn("tracing: spans not sent at shutdown", zap.Error(err))
+		}
+		cancel()
+	}
 	s.Sessions.Close()
 	_ = s.Store.Close()
 }
@@ -150,6 +164,17 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 		sessions.Close()
 		_ = st.Close()
 		return nil, err
+	}
+	if c.Tracing.Enabled() {
+		// Settings take effect at start; a reload keeps the tracer.
+		if svc.Tracer, err = tracing.New(c.Tracing, Version); err != nil {
+			sessions.Close()
+			_ = st.Close()
+			return nil, err
+		}
+		eng.SetTracer(svc.Tracer)
+		log.Info("tracing: exporting a span per decision over OTLP", zap.String("endpoint", c.Tracing.Endpoint),
+			zap.Float64("sample_rate", c.Tracing.SampleRate))
 	}
 	return svc, nil
 }

@@ -260,6 +260,7 @@ type cfgOpts struct {
 	Anonymous string   // policy.anonymous
 	Rules     string   // the policy.rules list, indented by four spaces
 	Raw       string   // the whole file, except server and storage (for broken configs)
+	Extra     string   // further sections, appended as written
 }
 
 const defaultRules = `    - path: /customer-password/**
@@ -305,6 +306,7 @@ func newEnv(t *testing.T, o cfgOpts) *testEnv {
 		}
 		fmt.Fprintf(&b, "policy:\n  anonymous: %s\n  rules:\n%s", anon, rules)
 	}
+	b.WriteString(o.Extra)
 	if err := os.WriteFile(e.cfg, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
