@@ -32,13 +32,6 @@ type Sessions struct {
 	l2 Shared // sessions shared by replicas, nil when none (see SetShared)
 }
 
-// entry is a cached session. rec is the shared level's record it was
-// decoded from (see Keep and Match), "" for a session cached by Put.
-type entry struct {
-	Session
-	rec string
-}
-
 // New returns a session cache holding at most maxSessions users
 // (DefaultMaxSessions when maxSessions is zero).
 func New(maxSessions int) (*Sessions, error) {
@@ -49,8 +42,12 @@ func New(maxSessions int) (*Sessions, error) {
 		maxSessions = DefaultMaxSessions
 	}
 	c, err := ristretto.NewCache(&ristretto.Config[string, entry]{
-		// Ristretto's admission policy wants about ten counters per item.
-		NumCounters: int64(maxSessions) * 10,
+		// Ristretto suggests ten admission counters per item for the best
+		// hit ratio under churn; four keep a million sessions within 256 MiB
+		// (TestMillionSessionsMemory). Sessions are admitted until the cache
+		// is full; after that, a session refused or evicted costs its user a
+		// code prompt, never a wrong allow.
+		NumCounters: int64(maxSessions) * 4,
 		MaxCost:     int64(maxSessions),
 		BufferItems: 64,
 		// Every session costs 1, so MaxCost is a count of sessions.
@@ -66,7 +63,10 @@ func New(maxSessions int) (*Sessions, error) {
 // Get returns the user's session if one is cached and unexpired.
 func (s *Sessions) Get(user string) (Session, bool) {
 	e, ok := s.c.Get(user)
-	return e.Session, ok
+	if !ok {
+		return Session{}, false
+	}
+	return e.session(), true
 }
 
 // Match returns the user's cached session only if it was decoded from rec
@@ -76,10 +76,10 @@ func (s *Sessions) Get(user string) (Session, bool) {
 // in another version, never matches.
 func (s *Sessions) Match(user, rec string) (Session, bool) {
 	e, ok := s.c.Get(user)
-	if !ok || rec == "" || e.rec != rec {
+	if !ok || rec == "" || e.rec() != recHash(rec) {
 		return Session{}, false
 	}
-	return e.Session, true
+	return e.session(), true
 }
 
 // Keep caches sess, decoded from the shared level's record rec, for ttl,
@@ -89,8 +89,10 @@ func (s *Sessions) Keep(user string, sess Session, rec string, ttl time.Duration
 	if ttl <= 0 || rec == "" {
 		return
 	}
-	s.c.SetWithTTL(user, entry{Session: sess, rec: rec}, 1, ttl)
-	s.c.Wait()
+	if e, ok := newEntry(sess, rec); ok {
+		s.c.SetWithTTL(user, e, 1, ttl)
+		s.c.Wait()
+	}
 }
 
 // Put records that user verified with method at verifiedAt, kept for ttl.
@@ -102,7 +104,11 @@ func (s *Sessions) Put(user string, sess Session, ttl time.Duration) bool {
 	if ttl <= 0 {
 		return false
 	}
-	ok := s.c.SetWithTTL(user, entry{Session: sess}, 1, ttl)
+	e, ok := newEntry(sess, "")
+	if !ok {
+		return false
+	}
+	ok = s.c.SetWithTTL(user, e, 1, ttl)
 	s.c.Wait()
 	if !ok {
 		return false

@@ -39,8 +39,10 @@ func (s *Sessions) GetShared(ctx context.Context, user string) (Session, bool, e
 	if err != nil || !ok || ttl <= 0 {
 		return Session{}, false, err
 	}
-	s.c.SetWithTTL(user, entry{Session: sess}, 1, ttl)
-	s.c.Wait() // visible to the user's next request
+	if e, ok := newEntry(sess, ""); ok {
+		s.c.SetWithTTL(user, e, 1, ttl)
+		s.c.Wait() // visible to the user's next request
+	}
 	return sess, true, nil
 }
 
