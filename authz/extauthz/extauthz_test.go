@@ -186,4 +186,16 @@ func TestFlowIDFromRequestID(t *testing.T) {
 	if den.GetStatus().GetCode() != 409 || !strings.HasSuffix(den.GetBody(), `"flow_id":"req-42"}`) {
 		t.Fatalf("%v", den)
 	}
+	// Envoy fills attributes.request.http.id with its stream id, a number:
+	// the x-request-id header wins; the id serves only without the header.
+	req.Attributes.Request.Http.Id = "8571650218428879458"
+	if resp, err = c.Check(context.Background(), req); err != nil ||
+		!strings.HasSuffix(resp.GetDeniedResponse().GetBody(), `"flow_id":"req-42"}`) {
+		t.Fatalf("with a stream id: %v %v", resp, err)
+	}
+	delete(req.Attributes.Request.Http.Headers, "x-request-id")
+	if resp, err = c.Check(context.Background(), req); err != nil ||
+		!strings.HasSuffix(resp.GetDeniedResponse().GetBody(), `"flow_id":"8571650218428879458"}`) {
+		t.Fatalf("without x-request-id: %v %v", resp, err)
+	}
 }

@@ -45,6 +45,13 @@ func request(req *authv3.CheckRequest, hv *headers) (r authz.Request, problem st
 	if r.Path == "" {
 		return r, "no path"
 	}
+	// Envoy's attributes.request.http.id is its stream id, a number known
+	// only to that Envoy. The x-request-id header (allowed_headers) is the
+	// id the client, the upstream and the access log share: flow_id is
+	// that header when it is sent (the engine reads it when ID is empty).
+	if _, n := hv.Lookup("x-request-id"); n > 0 {
+		r.ID = ""
+	}
 	r.Metadata = attrs.GetMetadataContext().GetFilterMetadata()
 	// with_request_body: raw_body when pack_as_bytes is on, else body.
 	// Envoy marks a body cut at max_request_bytes with this header.
