@@ -187,7 +187,7 @@ const httpConfig = "envoy/envoy-http.yaml"
 type stack struct {
 	mfa     *mfa
 	up      *envoytest.Upstream
-	envoy   *testproc.Process
+	envoy   *envoytest.Shipped
 	ingress string
 	signer  *envoytest.Signer
 }
@@ -214,7 +214,8 @@ func startStack(t *testing.T, file string, c mfaConfig, enroll func(*mfa)) *stac
 	if file == httpConfig {
 		clusters = map[string]string{"mfa-authz-http": s.mfa.httpAddr, "upstream": s.up.Addr}
 	}
-	s.ingress, s.envoy = envoytest.StartShipped(t, bin, root, file, clusters)
+	s.envoy = envoytest.StartShipped(t, bin, root, file, clusters)
+	s.ingress = s.envoy.Ingress
 	return s
 }
 

@@ -12,9 +12,8 @@ import (
 // the admin interface and the "ingress" listener on free loopback ports,
 // and each cluster named in clusters pointed at its address (every cluster
 // of the file that talks to a local process must be named). It returns the
-// listener's address once Envoy is ready (see Start); Envoy is killed when
-// t ends.
-func StartShipped(t testing.TB, bin, root, file string, clusters map[string]string) (ingress string, p *testproc.Process) {
+// running Envoy once it is ready (see Start); Envoy is killed when t ends.
+func StartShipped(t testing.TB, bin, root, file string, clusters map[string]string) *Shipped {
 	t.Helper()
 	b, err := Load(root, filepath.ToSlash(file))
 	if err != nil {
@@ -32,5 +31,14 @@ func StartShipped(t testing.TB, bin, root, file string, clusters map[string]stri
 			t.Fatal(err)
 		}
 	}
-	return ingress, Start(t, bin, b, admin)
+	return &Shipped{Ingress: ingress, Admin: admin, Process: Start(t, bin, b, admin)}
+}
+
+// Shipped is an Envoy serving a shipped bootstrap, started by StartShipped.
+type Shipped struct {
+	// Ingress is the address of the "ingress" listener clients talk to.
+	Ingress string
+	// Admin is the address of Envoy's admin interface (/clusters, /stats).
+	Admin string
+	*testproc.Process
 }
