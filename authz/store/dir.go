@@ -46,6 +46,8 @@ type Dir struct {
 	keys    *keys
 	stripes [lockStripes]chan struct{}
 	closed  atomic.Bool
+	// flushes groups the replay guard's durable writes (groupsync.go).
+	flushes groupSync
 }
 
 var _ Store = (*Dir)(nil)
@@ -74,7 +76,7 @@ func OpenDir(dir string, key []byte) (*Dir, error) {
 			return nil, fmt.Errorf("store: create directory: %w", err)
 		}
 	}
-	d := &Dir{root: dir, keys: k}
+	d := &Dir{root: dir, keys: k, flushes: groupSync{root: dir}}
 	for i := range d.stripes {
 		d.stripes[i] = make(chan struct{}, 1)
 	}

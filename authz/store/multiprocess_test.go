@@ -26,6 +26,9 @@ const (
 
 const helperGoroutines = 10
 
+// crashUsers is how many users the crash helper verifies for at once.
+const crashUsers = 8
+
 // TestHelperProcess is not a real test: it runs only as a child of the
 // tests below.
 func TestHelperProcess(t *testing.T) {
@@ -73,6 +76,29 @@ func TestHelperProcess(t *testing.T) {
 		}
 		wg.Wait()
 		fmt.Println(wins.Load())
+	case "crash":
+		// Verify ever greater steps for several users at once, from the
+		// step given, printing each accepted one, until killed.
+		from, _ := strconv.ParseUint(arg, 10, 64)
+		out := bufio.NewWriter(os.Stdout)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for u := range crashUsers {
+			wg.Go(func() {
+				for step := from; ; step++ {
+					ok, err := d.UseTOTPStep(ctx, fmt.Sprint("crash-user-", u), step)
+					if err != nil || !ok {
+						fmt.Fprintln(os.Stderr, "step", step, ok, err)
+						os.Exit(2)
+					}
+					mu.Lock()
+					fmt.Fprintln(out, u, step)
+					out.Flush()
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
 	}
 	os.Exit(0)
 }

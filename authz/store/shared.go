@@ -228,17 +228,12 @@ func (d *Dir) Export(ctx context.Context, users []string, fn func(Exported) erro
 			x.User = known[name]
 		}
 		if x.Err == nil {
-			step, err := readRecord(filepath.Join(d.root, totpUsedDir, name))
+			last, found, err := d.lastStep(name)
 			switch {
-			case errors.Is(err, fs.ErrNotExist):
 			case err != nil:
 				x.Err = fmt.Errorf("%w: totp-used %s: %v", ErrCorrupt, name, err)
-			default:
-				if x.LastStep, err = d.keys.openStep(name, step); err != nil {
-					x.Err = fmt.Errorf("%w: totp-used %s: %v", ErrCorrupt, name, err)
-				} else {
-					x.HasStep = true
-				}
+			case found:
+				x.LastStep, x.HasStep = last, true
 			}
 		}
 		if err := fn(x); err != nil {
