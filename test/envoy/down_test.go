@@ -14,7 +14,9 @@ import (
 // it here: its first probe runs at startup, and Envoy schedules the next
 // one after no_traffic_interval (60 s by default), not interval (5 s),
 // because the cluster had no traffic yet; so within this test the host is
-// never marked unhealthy.
+// never marked unhealthy. (Once it is, after about 65 s down, Envoy still
+// routes to it, the cluster's only host, in panic mode, and service
+// resumes just as fast.)
 const resumeWithin = 20 * time.Second
 
 // expectDown asserts that, with mfa-authz unreachable, Envoy denies

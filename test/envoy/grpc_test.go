@@ -18,6 +18,9 @@ import (
 	"github.com/mfa-authz/mfa-authz/test/envoytest"
 )
 
+// flowRE captures the flow_id of a problem body.
+var flowRE = regexp.MustCompile(`"flow_id":"([^"]*)"`)
+
 // uuidRE is the form of the x-request-id Envoy generates.
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
@@ -57,7 +60,6 @@ func TestMissingCodeProblem(t *testing.T) {
 	if !strings.Contains(golden, goldenFlow) {
 		t.Fatalf("golden file lost its flow_id: %s", golden)
 	}
-	flowRE := regexp.MustCompile(`"flow_id":"([^"]*)"`)
 	seen := map[string]bool{}
 	for _, c := range []struct {
 		sent string

@@ -1,6 +1,7 @@
 package envoye2e
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -75,4 +76,27 @@ func TestHTTPMode(t *testing.T) {
 	s.mfa.start(t)
 	s.waitResumed(t, tok)
 	s.expectDenied(t, s.do(t, call{method: "POST", path: protectedPath, token: tok}), 403, glueType, golden(t, "glue_missing_code.json"))
+}
+
+// TestHTTPModeProblem: the problem profile's denial over Envoy's HTTP
+// mode, with flow_id from the x-request-id that allowed_headers forwards:
+// Envoy's UUID, or the client's plain id.
+func TestHTTPModeProblem(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, httpConfig, mfaConfig{Profile: "problem", Header: true},
+		func(m *mfa) { m.enrollTOTP(t, "alice") })
+	golden := golden(t, "problem_missing_code.json")
+	const goldenFlow = `"flow_id":"5e77e3e3-48ab-4955-8ab3-1c62339096ab"`
+	for _, sent := range []string{"", "client-flow-1"} {
+		c := call{method: "POST", path: protectedPath, token: s.token(t, "alice")}
+		if sent != "" {
+			c.header = map[string]string{"X-Request-Id": sent}
+		}
+		got := s.do(t, c)
+		m := flowRE.FindStringSubmatch(got.body)
+		if m == nil || (sent == "" && !uuidRE.MatchString(m[1])) || (sent != "" && m[1] != sent) {
+			t.Fatalf("x-request-id %q: want flow_id %q (or Envoy's UUID), got %s", sent, sent, got)
+		}
+		s.expectDenied(t, got, 409, problemType, strings.Replace(golden, goldenFlow, `"flow_id":"`+m[1]+`"`, 1))
+	}
 }

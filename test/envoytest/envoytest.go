@@ -9,8 +9,9 @@
 // Load reads a shipped Envoy file (envoy/envoy.yaml) and Bootstrap
 // substitutes what differs on a test machine, and only that: the listen and
 // admin addresses, the clusters' endpoints and the path of the test JWKS.
-// Everything else runs as shipped. Signer mints tokens with the publicly
-// known test key that the shipped file trusts.
+// Everything else runs as shipped; StartShipped does all of that and
+// starts Envoy. Signer mints tokens with the publicly known test key that
+// the shipped file trusts.
 package envoytest
 
 import (
