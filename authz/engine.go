@@ -65,6 +65,10 @@ type Options struct {
 	// nil): the shared regulation of a Redis store. A Limiter that is also a
 	// SessionLimiter is the truth about sessions too (see SessionLimiter).
 	Limiter regulation.Limiter
+	// Enrolled, when set, remembers briefly who has a factor, so that a
+	// code-less request is denied without reading the store (see
+	// codelessDenial); nil reads the store for every such request.
+	Enrolled *cache.Enrolled
 	// Logger receives debug-level decision lines and errors; nil logs nothing.
 	Logger *zap.Logger
 	// Now is the clock; nil means time.Now.
@@ -100,6 +104,7 @@ type Engine struct {
 	sessions   *cache.Sessions
 	reg        regulation.Limiter
 	sessionSrc sessionSource
+	enrolled   *cache.Enrolled // nil: no enrollment cache
 	log        *zap.Logger
 	now        func() time.Time
 	sessionTTL atomic.Int64 // how long sessions are cached: the longest grace in force
@@ -126,6 +131,7 @@ func New(o Options) (*Engine, error) {
 		store:    o.Store,
 		sessions: o.Sessions,
 		reg:      o.Limiter,
+		enrolled: o.Enrolled,
 		log:      o.Logger,
 		now:      o.Now,
 	}
@@ -251,12 +257,43 @@ func (e *Engine) check(ctx context.Context, r *Request) (d Decision) {
 	return e.verify(ctx, r, rule, user, now)
 }
 
+// codelessDenial denies as missing its code, without reading the store, a
+// request that carries no code from a user the enrollment cache remembers
+// as having a factor. The user would be denied whatever the store said:
+// missing code, or not enrolled if a factor was removed elsewhere (the CLI,
+// another replica) within the cache's TTL; removals in this process drop
+// the entry at once (ForgetEnrollment). Users without a factor are never
+// taken from the cache, so a new enrollment is seen at once, and with
+// mfa.allow_unenrolled nothing is allowed from it. ok=false: read the store.
+func (e *Engine) codelessDenial(r *Request, rule *policy.Rule, user string) (Decision, bool) {
+	if e.enrolled == nil {
+		return Decision{}, false
+	}
+	if raw, n := lookup(r.Header, e.header); n > 1 || n == 1 && strings.TrimSpace(raw) != "" {
+		return Decision{}, false
+	}
+	if !e.enrolled.Has(user) {
+		return Decision{}, false
+	}
+	return e.deny(r, rule, user, profile.Missing, "no code", 0), true
+}
+
+// ForgetEnrollment drops what the engine remembers of user's enrollment,
+// before it returns: call it when the user's factors change in this
+// process.
+func (e *Engine) ForgetEnrollment(user string) {
+	if e.enrolled != nil {
+		e.enrolled.Forget(user, true)
+	}
+}
+
 // EndSessions ends the user's verified session, on this replica and in
 // the shared store when there is one (then on every replica), so that the
 // user's next protected request needs a code. Call it when a factor of the
 // user's is removed. An error means the shared store may still hold the
 // session; this replica's copy is gone regardless.
 func (e *Engine) EndSessions(ctx context.Context, user string) error {
+	e.ForgetEnrollment(user)
 	if err := e.sessions.Revoke(ctx, user); err != nil {
 		return fmt.Errorf("authz: end sessions: %w", err)
 	}
@@ -277,6 +314,9 @@ func (e *Engine) verify(ctx context.Context, r *Request, rule *policy.Rule, user
 	if err := ctx.Err(); err != nil {
 		return e.deny(r, rule, user, profile.Unavailable, "deadline: "+err.Error(), 0)
 	}
+	if d, ok := e.codelessDenial(r, rule, user); ok {
+		return d
+	}
 	enr, err := e.store.Enrollment(ctx, user)
 	if errors.Is(err, store.ErrNotFound) {
 		enr, err = &store.Enrollment{}, nil
@@ -286,6 +326,13 @@ func (e *Engine) verify(ctx context.Context, r *Request, rule *policy.Rule, user
 		return e.deny(r, rule, user, profile.Unavailable, "store error", 0)
 	}
 	methods := enr.Methods()
+	if e.enrolled != nil {
+		if len(methods) > 0 {
+			e.enrolled.Set(user)
+		} else {
+			e.enrolled.Forget(user, false)
+		}
+	}
 	if len(methods) == 0 {
 		if e.cfg.AllowUnenrolled {
 			return Decision{Allowed: true, Rule: rule, Method: MethodNone, Detail: "unenrolled", User: user}

@@ -7,6 +7,7 @@ package extauthz
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -30,6 +31,16 @@ type Server struct {
 	// built once and shared (protobuf messages are safe to marshal concurrently).
 	allowUnprotected *authv3.CheckResponse
 	allowVerified    map[string]*authv3.CheckResponse
+	// So are denials whose answer is the same for every request: the glue
+	// profile's, without retry-after. One per reason, built on first use;
+	// an answer that differs (a problem body's flow_id) is built afresh.
+	denials [256]atomic.Pointer[sharedDenial]
+}
+
+// sharedDenial is a denial's answer and the CheckResponse that carries it.
+type sharedDenial struct {
+	den  profile.Denial
+	resp *authv3.CheckResponse
 }
 
 // knownMethods are the factors whose allow answers are prebuilt.
@@ -98,7 +109,24 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 		}
 		return s.allow(d.Method), nil
 	}
-	return denied(codes.PermissionDenied, d.Denial), nil
+	return s.deny(d), nil
+}
+
+// deny returns the answer to a denied request, shared when an identical
+// one was built before.
+func (s *Server) deny(d authz.Decision) *authv3.CheckResponse {
+	if d.Denial.RetryAfter != 0 {
+		return denied(codes.PermissionDenied, d.Denial)
+	}
+	slot := &s.denials[d.Reason]
+	if sd := slot.Load(); sd != nil && sd.den == d.Denial {
+		return sd.resp
+	}
+	resp := denied(codes.PermissionDenied, d.Denial)
+	if slot.Load() == nil {
+		slot.Store(&sharedDenial{den: d.Denial, resp: resp})
+	}
+	return resp
 }
 
 func hashIf(user string) string {

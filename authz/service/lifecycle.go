@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"net/http"
 
 	"go.uber.org/zap"
@@ -34,7 +35,7 @@ func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Lifec
 	}
 	api, err := mfaapi.New(mfaapi.Options{
 		Engine:  eng,
-		Store:   st,
+		Store:   enrollmentWatch{Lifecycle: st, eng: eng},
 		Senders: senders,
 		Paths: mfaapi.Paths{
 			Types: c.API.TypesPath, Activate: c.API.ActivatePath, Verify: c.API.VerifyPath,
@@ -70,4 +71,31 @@ func (s *Service) apiHandler(next http.Handler) http.Handler {
 		return next
 	}
 	return s.API.Handler(next)
+}
+
+// enrollmentWatch is the store as the self-service endpoints see it: every
+// change to a user's enrollment made through it also drops the engine's
+// memory of who is enrolled (authz.Engine.ForgetEnrollment), so that the
+// user's next code-less request is answered from the new enrollment.
+type enrollmentWatch struct {
+	store.Lifecycle
+	eng *authz.Engine
+}
+
+// UpdateEnrollment implements store.Lifecycle.
+func (w enrollmentWatch) UpdateEnrollment(ctx context.Context, user string, fn func(*store.Enrollment) (*store.Enrollment, error)) error {
+	defer w.eng.ForgetEnrollment(user)
+	return w.Lifecycle.UpdateEnrollment(ctx, user, fn)
+}
+
+// PutEnrollment implements store.Store.
+func (w enrollmentWatch) PutEnrollment(ctx context.Context, user string, e *store.Enrollment, replace bool) error {
+	defer w.eng.ForgetEnrollment(user)
+	return w.Lifecycle.PutEnrollment(ctx, user, e, replace)
+}
+
+// DeleteEnrollment implements store.Store.
+func (w enrollmentWatch) DeleteEnrollment(ctx context.Context, user string) error {
+	defer w.eng.ForgetEnrollment(user)
+	return w.Lifecycle.DeleteEnrollment(ctx, user)
 }

@@ -6,6 +6,7 @@ package service
 import (
 	"context"
 	"go.uber.org/zap"
+	"time"
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
@@ -106,8 +107,22 @@ func (s *Service) Close() {
 		cancel()
 	}
 	s.Sessions.Close()
+	if s.engineOpts.Enrolled != nil {
+		s.engineOpts.Enrolled.Close()
+	}
 	_ = s.Store.Close()
 }
+
+// The engine's enrollment cache (cache.Enrolled): how long it remembers
+// that a user has a factor, for denying a code-less request without
+// reading the store, and for how many users at most. A new enrollment is
+// seen at once; a removal made in this process too, one made by the CLI
+// or another replica within enrolledTTL, and then only in which of two
+// denials a code-less request gets.
+const (
+	enrolledTTL   = time.Second
+	enrolledUsers = 1 << 16
+)
 
 // New wires a service from a validated config. log may be nil.
 func New(c *config.Config, log *zap.Logger) (*Service, error) {
@@ -140,9 +155,16 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 		_ = st.Close()
 		return nil, err
 	}
+	enrolled, err := cache.NewEnrolled(enrolledUsers, enrolledTTL)
+	if err != nil {
+		sessions.Close()
+		_ = st.Close()
+		return nil, err
+	}
 	reg := regulation.New(c.Regulation)
 	shareSessions(st, sessions)
 	opts := authz.Options{
+		Enrolled:  enrolled,
 		Config:    EngineConfig(c),
 		Policy:    pol,
 		Profile:   prof,
