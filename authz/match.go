@@ -25,7 +25,12 @@ func (e *Engine) match(pol *policy.Policy, r *Request) *policy.Rule {
 		method = ""
 	}
 	rule := pol.Match(method, r.Host, r.Path)
-	if rule != nil && rule.MFARequired || !pol.MayProtect(r.Host, r.Path) {
+	if rule != nil && rule.MFARequired {
+		return rule
+	}
+	// What a framework behind the proxy may route on instead of the
+	// request line and Host: the strictest rule of every reading wins.
+	if rule = policy.Stricter(rule, e.matchOverrides(pol, method, r)); rule != nil && rule.MFARequired || !pol.MayProtect(r.Host, r.Path) {
 		return rule
 	}
 	for _, h := range methodOverrideHeaders {
@@ -44,19 +49,46 @@ func (e *Engine) match(pol *policy.Policy, r *Request) *policy.Rule {
 	// query with an escape is parsed as well.
 	if _, query, ok := strings.Cut(r.Path, "?"); ok && (strings.Contains(query, "method") || strings.Contains(query, "%")) {
 		query, _, _ = strings.Cut(query, "#")
-		q, err := url.ParseQuery(query)
-		for k, ms := range q {
-			if !isMethodParam(k) {
-				continue
-			}
-			for _, m := range ms {
-				rule = policy.Stricter(rule, pol.Match(m, r.Host, r.Path))
-			}
-		}
-		if err != nil {
-			// A query the parser cannot fully read may hide a _method: any method.
+		rule = policy.Stricter(rule, matchMethodParams(pol, query, r))
+	}
+	// The same _method in a form body, when the transport sent the body
+	// (Envoy's with_request_body).
+	if len(r.Body) > 0 {
+		ct, _ := lookup(r.Header, "content-type")
+		switch ct = strings.ToLower(strings.TrimSpace(ct)); {
+		case r.BodyTruncated && (strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/")):
+			// A _method past the cut cannot be seen: any method.
+			rule = policy.Stricter(rule, pol.Match("", r.Host, r.Path))
+		case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
+			rule = policy.Stricter(rule, matchMethodParams(pol, string(r.Body), r))
+		case strings.HasPrefix(ct, "multipart/") && strings.Contains(string(r.Body), "method"):
+			// PHP reads _method from multipart forms too; the parts are not
+			// parsed here: any method.
 			rule = policy.Stricter(rule, pol.Match("", r.Host, r.Path))
 		}
+	}
+	return rule
+}
+
+// matchMethodParams matches r under each method a _method parameter of the
+// URL-encoded form query names; a form the parser cannot fully read may
+// hide one, and is matched under any method.
+func matchMethodParams(pol *policy.Policy, query string, r *Request) *policy.Rule {
+	var rule *policy.Rule
+	if !strings.Contains(query, "method") && !strings.Contains(query, "%") {
+		return nil
+	}
+	q, err := url.ParseQuery(query)
+	for k, ms := range q {
+		if !isMethodParam(k) {
+			continue
+		}
+		for _, m := range ms {
+			rule = policy.Stricter(rule, pol.Match(m, r.Host, r.Path))
+		}
+	}
+	if err != nil {
+		rule = policy.Stricter(rule, pol.Match("", r.Host, r.Path))
 	}
 	return rule
 }

@@ -110,7 +110,11 @@ func TestAllowedHeaders(t *testing.T) {
 	s := startStack(t, envoytest.ShippedConfig, mfaConfig{Profile: "glue", Header: true},
 		func(m *mfa) { f = m.enrollTOTP(t, "alice") })
 	tok := s.token(t, "alice")
-	forged := map[string]string{"X-MFA-Method": "sms", "X-User-Id": "mallory"}
+	forged := map[string]string{"X-MFA-Method": "sms", "X-User-Id": "mallory",
+		// Headers a framework might route on instead of the target or Host.
+		"X-Original-URL": protectedPath, "X-Rewrite-URL": protectedPath, "X-Forwarded-Prefix": "/customer-password",
+		"X-Forwarded-Host": "admin.example.com", "Forwarded": "for=192.0.2.1;host=admin.example.com"}
+	overrides := []string{"X-Original-URL", "X-Rewrite-URL", "X-Forwarded-Prefix", "X-Forwarded-Host", "Forwarded"}
 
 	// Unprotected, before any step-up: the code and the forged headers are
 	// dropped, the verified user id is set.
@@ -123,6 +127,9 @@ func TestAllowedHeaders(t *testing.T) {
 		expectHeader(t, r, "X-MFA-Method")
 		expectHeader(t, r, "X-User-Id", "alice")
 		expectHeader(t, r, "Authorization", "Bearer "+tok)
+		for _, h := range overrides {
+			expectHeader(t, r, h)
+		}
 	}
 
 	// A protected request with the code: allowed, the body arrives.
