@@ -41,12 +41,15 @@ const MaxUserIDLength = 512
 func (e *Engine) identity(r *Request) (user, detail string) {
 	ic := &e.cfg.Identity
 	if ns := r.Metadata[ic.Namespace]; ns != nil {
-		if payload := ns.GetFields()[ic.PayloadKey].GetStructValue(); payload != nil {
-			// A verified token decides the identity: one without the claim
-			// names no user, and a client-sent header must not name one
-			// in its place.
-			return checkUser(stringValue(payload.GetFields()[ic.Claim]), "jwt claim "+ic.Claim)
+		// jwt_authn writes its namespace only for a token it verified, and
+		// that token decides the identity: one without the claim names no
+		// user, and neither does a payload that is missing or not an
+		// object; a client-sent header must never name one in its place.
+		payload := ns.GetFields()[ic.PayloadKey].GetStructValue()
+		if payload == nil {
+			return "", "malformed jwt_authn metadata"
 		}
+		return checkUser(stringValue(payload.GetFields()[ic.Claim]), "jwt claim "+ic.Claim)
 	}
 	if e.idHeader != "" {
 		switch v, n := lookup(r.Header, e.idHeader); {

@@ -1,12 +1,15 @@
 package authz
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/policy"
@@ -164,4 +167,37 @@ func BenchmarkHashUser(b *testing.B) {
 	for b.Loop() {
 		_ = HashUser("alice@example.com")
 	}
+}
+
+// jwt_authn writes its namespace only for a verified token: a namespace
+// whose payload is missing or not an object names no user, and the
+// identity header never names one in its place.
+func TestMalformedJWTMetadataNeverFallsBack(t *testing.T) {
+	f := newFixture(t, nil)
+	f.enroll("alice")
+	for name, md := range map[string]map[string]*structpb.Struct{
+		"payload missing":    {"envoy.filters.http.jwt_authn": mustStruct(t, map[string]any{"payload": map[string]any{"sub": "alice"}})},
+		"payload a string":   {"envoy.filters.http.jwt_authn": mustStruct(t, map[string]any{"jwt_payload": "alice"})},
+		"payload a list":     {"envoy.filters.http.jwt_authn": mustStruct(t, map[string]any{"jwt_payload": []any{"alice"}})},
+		"namespace empty":    {"envoy.filters.http.jwt_authn": mustStruct(t, map[string]any{})},
+		"claim not a string": {"envoy.filters.http.jwt_authn": mustStruct(t, map[string]any{"jwt_payload": map[string]any{"sub": 42.0}})},
+	} {
+		d := f.engine.Check(context.Background(), &Request{Method: "POST", Host: "shop.example.com", Path: "/carts/1",
+			Header: MapHeader{"x-user-id": "alice"}, Metadata: md})
+		if d.Allowed || d.Reason != profile.NoIdentity || d.User != "" {
+			t.Errorf("%s: allowed=%t reason=%s user=%q, want no identity", name, d.Allowed, d.Reason, d.User)
+		}
+	}
+	// Without the namespace (no token), the header names the user.
+	d := f.check("POST", "/carts/1", MapHeader{"x-user-id": "alice"})
+	expectDeny(t, d, profile.Missing, 403, "no code")
+}
+
+func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {
+	t.Helper()
+	s, err := structpb.NewStruct(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

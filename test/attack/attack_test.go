@@ -513,7 +513,10 @@ func corpus() []attack {
 			r.Metadata = map[string]map[string]any{"envoy.filters.http.header_to_metadata": {"jwt_payload": map[string]any{"sub": c.other.Name}}}
 			return r
 		}),
-		id("payload under another key", harness.Missing, func(c *rc) harness.Req {
+		// jwt_authn's namespace without the configured payload key is
+		// malformed metadata: it names no user, and the header must not
+		// name one in its place.
+		id("payload under another key", harness.NoIdentity, func(c *rc) harness.Req {
 			r := c.as("POST", "/carts/1")
 			r.Metadata = map[string]map[string]any{harness.JWTNamespace: {"payload": map[string]any{"sub": c.other.Name}}}
 			return r
