@@ -102,9 +102,13 @@ type JWTMetadata struct {
 // Storage is the `storage` section: the embedded enrollment store, or
 // Redis when storage.redis is set (the key file encrypts records in both).
 type Storage struct {
-	Path    string            `yaml:"path"`
-	KeyFile string            `yaml:"key_file"`
-	Redis   redisstore.Config `yaml:"redis"`
+	Path    string `yaml:"path"`
+	KeyFile string `yaml:"key_file"`
+	// AllowReadableKeyFile lets the server start with a key file its group
+	// or other users may access (mode bits 0077), which it otherwise
+	// refuses; the file's mode is then logged as a warning.
+	AllowReadableKeyFile bool              `yaml:"allow_readable_key_file"`
+	Redis                redisstore.Config `yaml:"redis"`
 }
 
 // Cache is the `cache` section: verified sessions kept in memory.

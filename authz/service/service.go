@@ -28,6 +28,11 @@ func NewLogger(c config.Log) (*zap.Logger, error) {
 // OpenStore opens the configured store: Redis when storage.redis is set
 // (see openRedis), else the embedded store, creating its key on first use.
 func OpenStore(c config.Storage, log *zap.Logger) (store.Lifecycle, error) {
+	if !c.AllowReadableKeyFile {
+		if err := store.CheckKeyFileMode(c.KeyFile); err != nil {
+			return nil, err
+		}
+	}
 	if c.Redis.Enabled() {
 		return openRedis(c, log)
 	}

@@ -103,6 +103,28 @@ func readKey(path string) ([]byte, error) {
 // data directory, where a copy or backup of the data also copies the key
 // that protects it. It returns nil when there is nothing to say.
 func KeyFileWarnings(path, dataDir string) []string {
+	return keyFileWarnings(path, dataDir)
+}
+
+// CheckKeyFileMode refuses a key file that its group or other users may
+// read or write: whoever can read the key can decrypt every enrollment.
+// A missing file is no error here (LoadOrCreateKey creates it 0600).
+func CheckKeyFileMode(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("store: check key file %s: %w", path, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("store: key file %s has mode %04o: its group or other users may read it, and whoever reads it can decrypt every enrollment; "+
+			"chmod 600 it, or set storage.allow_readable_key_file: true if the file is guarded otherwise", path, perm)
+	}
+	return nil
+}
+
+func keyFileWarnings(path, dataDir string) []string {
 	var warnings []string
 	fi, err := os.Stat(path)
 	if err != nil {
