@@ -9,8 +9,9 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/telemetry"
 )
 
-// Pinger is a store that can tell whether its backend answers (the Redis
-// store). The embedded store is not one: it has nothing to lose.
+// Pinger is a store that can tell whether it still works: the Redis store
+// whether its server answers, the embedded store whether its directory can
+// still be written and synced.
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
@@ -31,8 +32,8 @@ func (s *Service) StoreHealthy(ctx context.Context) error {
 	return p.Ping(ctx)
 }
 
-// WatchStoreHealth pings a networked store (Redis) every
-// StoreHealthInterval until ctx ends and reports the outcome with
+// WatchStoreHealth pings the store every StoreHealthInterval until ctx ends
+// and reports the outcome with
 // SetStoreOK: while the store does not answer the service is not ready
 // (gRPC health NOT_SERVING, /readyz 503) and checks on protected routes are
 // denied as unavailable by the engine; the first successful ping makes it

@@ -163,6 +163,12 @@ func (d *Dir) readEnrollment(user, name string) (*Enrollment, error) {
 	rec, err := readRecord(filepath.Join(d.root, rel))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		// No record, or no store: a directory gone (unmounted, moved,
+		// deleted) must not make every user look unenrolled, which
+		// mfa.allow_unenrolled would let through.
+		if _, serr := os.Stat(filepath.Join(d.root, enrollmentsDir)); serr != nil {
+			return nil, fmt.Errorf("store: enrollments directory: %w", serr)
+		}
 		return nil, fmt.Errorf("%w (record %s)", ErrNotFound, rel)
 	case errors.Is(err, errTooLarge):
 		return nil, corrupt(rel, err)
@@ -318,4 +324,39 @@ func stripeIndex(name string) int {
 		return 0
 	}
 	return int(b) % lockStripes
+}
+
+// Ping reports whether the store can still write: it writes a probe file
+// in the store's directory, syncs it to disk and removes it. A disk that
+// is full, a file system remounted read-only or a directory gone makes it
+// fail, and the server then reports itself not ready and denies protected
+// requests as unavailable instead of failing each one on its own
+// (service.WatchStoreHealth).
+func (d *Dir) Ping(ctx context.Context) error {
+	if d.closed.Load() {
+		return errClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(d.root, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("store: write probe: %w", err)
+	}
+	name := f.Name()
+	defer os.Remove(name)
+	_, err = f.Write([]byte("mfa-authz store probe\n"))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("store: write probe: %w", err)
+	}
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("store: remove probe: %w", err)
+	}
+	return nil
 }
