@@ -87,6 +87,7 @@ func TestAttackCorpusThroughEnvoy(t *testing.T) {
 	}
 
 	tally := map[string]map[outcome]int{}
+	var rows strings.Builder
 	n := 0
 	for _, a := range corpus() {
 		if !envoyFamily(a.family) || a.jwtOnly || a.otherSession {
@@ -119,7 +120,7 @@ func TestAttackCorpusThroughEnvoy(t *testing.T) {
 			}
 			h = append(h, [2]string{hv.GetKey(), v})
 		}
-		out := runRow(t, env.Ingress, up, req.Method, req.Path, host, h, marker)
+		out, status := runRow(t, env.Ingress, up, req.Method, req.Path, host, h, marker)
 		if out == reachedUp {
 			// Envoy may have turned the attack into another request (merged
 			// slashes): what counts is that the upstream got a request the
@@ -137,6 +138,7 @@ func TestAttackCorpusThroughEnvoy(t *testing.T) {
 			tally[a.family] = map[outcome]int{}
 		}
 		tally[a.family][out]++
+		fmt.Fprintf(&rows, "%-26s %-45s %d %-8q %q: %s\n", a.family, a.name, status, req.Method, req.Path, out)
 		if out == reachedUp {
 			t.Errorf("%s / %s: %s %q (host %q) reached the upstream through Envoy as %s", a.family, a.name, req.Method, req.Path, host, upstreamTarget(up, marker))
 		}
@@ -157,37 +159,43 @@ func TestAttackCorpusThroughEnvoy(t *testing.T) {
 	}
 	t.Log(b.String())
 	if path := os.Getenv("ATTACK_ENVOY_REPORT"); path != "" {
-		_ = os.WriteFile(path, []byte(b.String()), 0o644)
+		_ = os.WriteFile(path, []byte(b.String()+"\n"+rows.String()), 0o644)
 	}
 }
 
 // runRow sends one row and follows one redirect, and says who stopped it.
-func runRow(t *testing.T, addr string, up *envoytest.Upstream, method, path, host string, h [][2]string, marker string) outcome {
+func runRow(t *testing.T, addr string, up *envoytest.Upstream, method, path, host string, h [][2]string, marker string) (outcome, int) {
+	t.Helper()
+	o, status := runRowStatus(t, addr, up, method, path, host, h, marker)
+	return o, status
+}
+
+func runRowStatus(t *testing.T, addr string, up *envoytest.Upstream, method, path, host string, h [][2]string, marker string) (outcome, int) {
 	t.Helper()
 	status, hdr, body, err := rawRequest(addr, method, path, host, h)
 	if received(up, marker) {
-		return reachedUp
+		return reachedUp, status
 	}
 	switch {
 	case err != nil:
-		return unreachable
+		return unreachable, 0
 	case status >= 300 && status < 400:
 		loc, perr := url.Parse(hdr.Get("Location"))
 		if perr != nil || hdr.Get("Location") == "" {
-			return byEnvoy
+			return byEnvoy, status
 		}
 		_, _, _, _ = rawRequest(addr, method, loc.RequestURI(), host, h)
 		if received(up, marker) {
-			return reachedUp
+			return reachedUp, status
 		}
-		return byRedirect
+		return byRedirect, status
 	case status >= 400 && isMFABody(body):
-		return byMFA
+		return byMFA, status
 	case status >= 400:
-		return byEnvoy
+		return byEnvoy, status
 	}
 	t.Errorf("%s %q: status %d but the upstream saw nothing", method, path, status)
-	return byEnvoy
+	return byEnvoy, status
 }
 
 // isMFABody reports an answer body of mfa-authz's (a JSON:API error
