@@ -90,6 +90,8 @@ clean:
 TOOLS_BIN           := $(CURDIR)/bin/tools
 GHZ_VERSION         := v0.121.0
 GHZ                 := $(TOOLS_BIN)/ghz
+VEGETA_VERSION      := v12.13.0
+VEGETA              := $(TOOLS_BIN)/vegeta
 GHZ_HTML            := $(TOOLS_BIN)/ghz-html
 LOAD_DURATION       ?= 10s
 LOAD_CONCURRENCY    ?= 20
@@ -99,10 +101,21 @@ LOAD_CADDY          ?= true
 LOAD_CI_DURATION    ?= 2s
 LOAD_CI_CONCURRENCY ?= 10
 
-.PHONY: tools ghz loadtest loadtest-ci envoy
+.PHONY: tools ghz vegeta loadtest loadtest-ci envoy
 
-tools: ghz
+tools: ghz vegeta
 	cd test/load/ghzhtml && $(GO) build -o $(GHZ_HTML) .
+
+# vegeta, the constant-rate HTTP load generator of the proxy stages'
+# fixed-rate runs, pinned like ghz.
+vegeta:
+	@if [ ! -x "$(VEGETA)-$(VEGETA_VERSION)" ]; then \
+		echo "installing vegeta $(VEGETA_VERSION) into bin/tools"; \
+		mkdir -p $(TOOLS_BIN)/.vegeta && \
+		GOBIN=$(TOOLS_BIN)/.vegeta $(GO) install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION) && \
+		mv $(TOOLS_BIN)/.vegeta/vegeta "$(VEGETA)-$(VEGETA_VERSION)"; \
+	fi
+	@ln -sfn "vegeta-$(VEGETA_VERSION)" "$(VEGETA)"
 
 ghz:
 	@if [ "$$($(GHZ) --version 2>&1)" != "$(GHZ_VERSION)" ]; then \
@@ -112,19 +125,22 @@ ghz:
 	fi
 
 # mfa-authz and a no-op ext_authz baseline on loopback, each request mix for
-# LOAD_DURATION; then the unprotected and session mixes through Caddy (caddy
-# and wrk from `make test-deps`; LOAD_CADDY=false skips it) and, when envoy
-# is on PATH, through Envoy, driven with wrk for LOAD_DURATION each. Prints
-# the tables; reports in test/load/reports/.
+# LOAD_DURATION; then the unprotected, session and missing-code mixes through
+# Caddy (caddy and wrk from `make test-deps`; LOAD_CADDY=false skips it) and
+# through Envoy (bin/tools/envoy), each front end driven closed-loop with
+# wrk and at a fixed rate with vegeta (LOAD_RATE per second, or half the
+# slowest front end's closed-loop RPS when 0) for LOAD_DURATION. Prints the
+# tables; reports in test/load/reports/.
+LOAD_RATE ?= 0
 loadtest: tools envoy-bin
-	$(GO) run ./test/load/cmd/loadtest --ghz $(GHZ) --ghz-html $(GHZ_HTML) --duration $(LOAD_DURATION) \
-		--concurrency $(LOAD_CONCURRENCY) --connections $(LOAD_CONNECTIONS) --mixes $(LOAD_MIXES) --caddy=$(LOAD_CADDY)
+	$(GO) run ./test/load/cmd/loadtest --ghz $(GHZ) --ghz-html $(GHZ_HTML) --vegeta $(VEGETA) --duration $(LOAD_DURATION) \
+		--concurrency $(LOAD_CONCURRENCY) --connections $(LOAD_CONNECTIONS) --mixes $(LOAD_MIXES) --caddy=$(LOAD_CADDY) --rate $(LOAD_RATE)
 
 # The short CI mode: every mix for LOAD_CI_DURATION, with assertions (TestLoad),
 # the Caddy stage included (caddy and wrk missing fail it under CI=true; a
 # missing envoy never does).
-loadtest-ci: ghz envoy-bin
-	GHZ=$(GHZ) LOAD_CI_DURATION=$(LOAD_CI_DURATION) LOAD_CI_CONCURRENCY=$(LOAD_CI_CONCURRENCY) \
+loadtest-ci: ghz vegeta envoy-bin
+	GHZ=$(GHZ) VEGETA=$(VEGETA) LOAD_CI_DURATION=$(LOAD_CI_DURATION) LOAD_CI_CONCURRENCY=$(LOAD_CI_CONCURRENCY) \
 		LOAD_REPORT_DIR=$(CURDIR)/test/load/reports/ci $(GO) test -count=1 -v -run '^TestLoad$$' ./test/load/
 
 # Envoy $(ENVOY_VERSION) (installed by `make envoy-bin`) in front of a running

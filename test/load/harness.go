@@ -82,6 +82,12 @@ type Options struct {
 	// HTTPThreads is wrk's number of threads (default 2); wrk opens
 	// Concurrency connections.
 	HTTPThreads int
+	// Vegeta is the vegeta binary for the proxy stages' fixed-rate runs;
+	// "" runs none.
+	Vegeta string
+	// Rate is the fixed-rate runs' requests per second; 0 takes half the
+	// closed-loop RPS of the slowest front end of each mix (fixedRate).
+	Rate int
 	// Skipped are lines saying which stages the caller left out and why;
 	// the table prints them.
 	Skipped []string
@@ -202,6 +208,21 @@ func FindGHZ(root string) string {
 		return p
 	}
 	if p, err := exec.LookPath("ghz"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// FindVegeta returns the vegeta binary: $VEGETA, else the Makefile's
+// bin/tools/vegeta, else vegeta on PATH; "" when there is none.
+func FindVegeta(root string) string {
+	if p := os.Getenv("VEGETA"); p != "" {
+		return p
+	}
+	if p := filepath.Join(root, "bin", "tools", "vegeta"); isExecutable(p) {
+		return p
+	}
+	if p, err := exec.LookPath("vegeta"); err == nil {
 		return p
 	}
 	return ""

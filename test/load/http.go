@@ -14,10 +14,11 @@ import (
 	"time"
 )
 
-// HTTPMixNames are the mixes the proxy stages run: those whose every
-// request the upstream must answer, so that wrk's count of responses with
-// status 400 or more is the count of errors.
-var HTTPMixNames = []string{"unprotected", "session"}
+// HTTPMixNames are the mixes the proxy stages run: those whose requests
+// are all of one kind, so that each run expects one answer to every
+// request: the upstream's 200, or (missing-code through the front end
+// asking mfa-authz) the 403 denial, which must never reach the upstream.
+var HTTPMixNames = []string{"unprotected", "session", "missing-code"}
 
 // HTTPRequest is one request of a mix as a client sends it to a proxy.
 type HTTPRequest struct {
@@ -62,6 +63,10 @@ func jsonBody(n int) string {
 	const head, tail = `{"data":{"type":"loadtest","attributes":{"note":"`, `"}}}`
 	return head + strings.Repeat("x", max(0, n-len(head)-len(tail))) + tail
 }
+
+// missingCodeBody is the glue profile's denial of a missing code, as the
+// example config answers it.
+const missingCodeBody = `{"errors":[{"status":403,"code":"5900","detail":"X-MFA-Code header is missing."}]}`
 
 // upstreamMethodHeader is the response header in which the upstream echoes
 // the X-Mfa-Method it received, for the verification before and after
@@ -157,6 +162,9 @@ type ProxyResult struct {
 type ProxyMix struct {
 	Mix  Mix
 	Runs [3]WRKMeasurement // as ProxyResult.Targets
+	// Fixed are the fixed-rate runs (vegeta), as Runs; empty without
+	// Options.Vegeta.
+	Fixed []RateMeasurement
 	// Verified counts, by kind, the answers through the front end asking
 	// mfa-authz that were checked before and after the runs (the other
 	// front ends' answers are checked too).
@@ -219,11 +227,17 @@ func runProxyStage(ctx context.Context, o Options, st *proxyStage, up *upstream,
 			}
 			up.quiesce()
 			m.Target = target
+			m.Denied = deniedRun(pm.Mix, f)
 			m.UpstreamHits, m.UpstreamTOTP, m.UpstreamMethod = up.counts()
 			if err := checkUpstream(pm.Mix, f, m); err != nil {
 				return nil, st.p.withLog(fmt.Errorf("mix %s via %s: %w", pm.Mix.Name, target, err))
 			}
 			pm.Runs[f] = *m
+		}
+		if o.Vegeta != "" {
+			if err := runFixedRate(ctx, o, st, up, pr, pm, work, logf); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for i := range pr.Mixes {
@@ -238,12 +252,66 @@ func runProxyStage(ctx context.Context, o Options, st *proxyStage, up *upstream,
 	return pr, nil
 }
 
+// runFixedRate sends the mix at one fixed rate through each front end with
+// vegeta, checking every answer's status and what the upstream received.
+func runFixedRate(ctx context.Context, o Options, st *proxyStage, up *upstream, pr *ProxyResult, pm *ProxyMix, work string, logf func(string, ...any)) error {
+	rate := fixedRate(o, *pm)
+	reqs := httpRequests(pm.Mix, st.token)
+	pm.Fixed = make([]RateMeasurement, 3)
+	for f := range 3 {
+		target := pr.Targets[f]
+		name := st.name + "-" + pm.Mix.Name + "-" + strings.ReplaceAll(target, "+", "-")
+		targets, err := vegetaTargets(reqs, st.urls[f], work, name)
+		if err != nil {
+			return err
+		}
+		logf("mix %-12s via %-15s: fixed rate %.0f/s for %s", pm.Mix.Name, target, rate, time.Duration(wrkSeconds(o.Duration))*time.Second)
+		expected := http.StatusOK
+		if deniedRun(pm.Mix, f) {
+			expected = http.StatusForbidden
+		}
+		up.quiesce()
+		up.counts()
+		m, err := runVegeta(ctx, o, targets, rate, expected, filepath.Join(o.ReportDir, name+".vegeta.json"))
+		if err != nil {
+			return st.p.withLog(err)
+		}
+		up.quiesce()
+		hits, totp, _ := up.counts()
+		m.Target = target
+		switch {
+		case m.Unexpected > 0:
+			return st.p.withLog(fmt.Errorf("mix %s via %s at %.0f/s: %d answers not %d: %v", pm.Mix.Name, target, rate, m.Unexpected, expected, m.Statuses))
+		case expected == http.StatusForbidden && hits != 0:
+			return fmt.Errorf("mix %s via %s at %.0f/s: %d denied requests reached the upstream", pm.Mix.Name, target, rate, hits)
+		case expected == http.StatusOK && hits < m.Requests:
+			return fmt.Errorf("mix %s via %s at %.0f/s: %d answers, the upstream received %d", pm.Mix.Name, target, rate, m.Requests, hits)
+		case f == frontMFA && pm.Mix.Count(Session) == len(pm.Mix.Entries) && totp < m.Requests:
+			return fmt.Errorf("mix %s via %s at %.0f/s: X-Mfa-Method: totp on %d of %d requests", pm.Mix.Name, target, rate, totp, m.Requests)
+		}
+		pm.Fixed[f] = *m
+	}
+	return nil
+}
+
+// deniedRun reports whether every request of the mix through front end f
+// must be denied: missing codes through the front end asking mfa-authz.
+func deniedRun(m Mix, f int) bool {
+	return f == frontMFA && m.Count(Missing) == len(m.Entries)
+}
+
 // checkUpstream checks what the upstream received during a run: every
 // response wrk counted came from it, and the factor reached it exactly on
 // cached-session requests through mfa-authz. Errors themselves are the
 // caller's to report, with the table.
 func checkUpstream(m Mix, front int, w *WRKMeasurement) error {
 	if w.Errors() > 0 {
+		return nil
+	}
+	if w.Denied {
+		if w.UpstreamHits != 0 {
+			return fmt.Errorf("%d denied requests reached the upstream", w.UpstreamHits)
+		}
 		return nil
 	}
 	if w.UpstreamHits < w.Requests {
@@ -271,7 +339,7 @@ func verifyHTTP(ctx context.Context, c *http.Client, st *proxyStage, pr *ProxyRe
 			if f == frontMFA && r.Kind == Session {
 				want = "totp"
 			}
-			err := sendHTTP(ctx, c, base, r, want)
+			err := sendHTTP(ctx, c, base, r, want, f == frontMFA && r.Kind == Missing)
 			if err != nil {
 				return fmt.Errorf("mix %s, request %d (%s %s, %s) via %s: %w", pm.Mix.Name, i, r.Method, r.Path, r.Kind, pr.Targets[f], err)
 			}
@@ -283,7 +351,10 @@ func verifyHTTP(ctx context.Context, c *http.Client, st *proxyStage, pr *ProxyRe
 	return nil
 }
 
-func sendHTTP(ctx context.Context, c *http.Client, base string, r HTTPRequest, wantMethod string) error {
+// sendHTTP sends r through the front end at base and checks the answer:
+// the upstream's 200 (with wantMethod echoed), or when denied, the glue
+// profile's 403 for a missing code, from mfa-authz, not the upstream.
+func sendHTTP(ctx context.Context, c *http.Client, base string, r HTTPRequest, wantMethod string, denied bool) error {
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var body io.Reader
@@ -307,6 +378,12 @@ func sendHTTP(ctx context.Context, c *http.Client, base string, r HTTPRequest, w
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
+	if denied {
+		if resp.StatusCode != http.StatusForbidden || string(b) != missingCodeBody || resp.Header.Get(upstreamMethodHeader) != "" {
+			return fmt.Errorf("got %s %q, want mfa-authz's 403 %s", resp.Status, b, missingCodeBody)
+		}
+		return nil
+	}
 	if resp.StatusCode != http.StatusOK || string(b) != "ok\n" {
 		return fmt.Errorf("got %s %q, want the upstream's 200 \"ok\"", resp.Status, b)
 	}
@@ -383,9 +460,25 @@ func writeProxyTable(w io.Writer, o Options, pr ProxyResult) {
 				fmt.Sprintf("%.2fx", ratio(ms(mfa.P99), ms(b.P99))))
 		}
 	}
+	if len(pr.Mixes) > 0 && len(pr.Mixes[0].Fixed) == 3 {
+		fmt.Fprintf(w, "\nThe same at a fixed rate (vegeta, open loop: requests are sent on time whether or not earlier ones were answered):\n\n")
+		const frow = "%-13s %-18s %8s %9s %8s %8s %8s\n"
+		fmt.Fprintf(w, frow, "mix", "front end", "rate/s", "requests", "p50 ms", "p99 ms", "max ms")
+		for _, pm := range pr.Mixes {
+			name := pm.Mix.Name
+			for _, m := range pm.Fixed {
+				fmt.Fprintf(w, frow, name, m.Target, fmt.Sprintf("%.0f", m.Rate), fmt.Sprint(m.Requests),
+					fmt.Sprintf("%.3f", ms(m.P50)), fmt.Sprintf("%.3f", ms(m.P99)), fmt.Sprintf("%.3f", ms(m.Max)))
+				name = ""
+			}
+			mfa, noop := pm.Fixed[frontMFA], pm.Fixed[frontNoop]
+			fmt.Fprintf(w, frow, "", "ratio vs noop", "", "", fmt.Sprintf("%.2fx", ratio(ms(mfa.P50), ms(noop.P50))),
+				fmt.Sprintf("%.2fx", ratio(ms(mfa.P99), ms(noop.P99))), fmt.Sprintf("%.2fx", ratio(ms(mfa.Max), ms(noop.Max))))
+		}
+	}
 	fmt.Fprintf(w, "\n%s: %s alone (no auth); %s: asking the no-op baseline first (200 to every check); %s: asking mfa-authz first.\n",
 		pr.Targets[frontPlain], pr.Proxy, pr.Targets[frontNoop], pr.Targets[frontMFA])
-	fmt.Fprintf(w, "ratio = %s / the named front end. errors = responses with status >= 400 (wrk's \"Non-2xx or 3xx\") plus socket errors.\n", pr.Targets[frontMFA])
+	fmt.Fprintf(w, "ratio = %s / the named front end. errors = socket errors plus responses other than the expected one: 200 from the upstream, or for missing-code via %s the 403 denial.\n", pr.Targets[frontMFA], pr.Targets[frontMFA])
 	var mixes []string
 	for _, pm := range pr.Mixes {
 		kinds := make([]string, 0, len(pm.Verified))

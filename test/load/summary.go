@@ -45,6 +45,22 @@ type (
 		Mix    string               `json:"mix"`
 		Runs   []jsonRun            `json:"runs"`
 		Ratios map[string]jsonRatio `json:"ratios"` // "mfa-authz/baseline" and the like
+		// Fixed are the proxy stages' fixed-rate runs (vegeta), with the
+		// latency ratios of the front end asking mfa-authz to the one
+		// asking the no-op baseline.
+		Fixed       []jsonFixed          `json:"fixed_rate,omitempty"`
+		FixedRatios map[string]jsonRatio `json:"fixed_rate_ratios,omitempty"`
+	}
+	jsonFixed struct {
+		Target     string         `json:"target"`
+		Rate       float64        `json:"rate"`
+		Requests   uint64         `json:"requests"`
+		Throughput float64        `json:"throughput"`
+		P50Ms      float64        `json:"p50_ms"`
+		P99Ms      float64        `json:"p99_ms"`
+		MaxMs      float64        `json:"max_ms"`
+		Statuses   map[string]int `json:"statuses"`
+		Report     string         `json:"report"`
 	}
 	jsonRun struct {
 		Target   string         `json:"target"`
@@ -104,6 +120,14 @@ func WriteJSON(w io.Writer, r *Result) error {
 						"non_2xx_or_3xx": m.Non2xx, "socket_errors": map[string]int{"connect": m.Connect, "read": m.Read, "write": m.Write, "timeout": m.Timeout},
 						"upstream_requests": m.UpstreamHits, "upstream_x_mfa_method_totp": m.UpstreamTOTP,
 					}})
+			}
+			if len(pm.Fixed) == 3 {
+				for _, m := range pm.Fixed {
+					jm.Fixed = append(jm.Fixed, jsonFixed{Target: m.Target, Rate: m.Rate, Requests: m.Requests, Throughput: round(m.Throughput, 2),
+						P50Ms: round(ms(m.P50), 3), P99Ms: round(ms(m.P99), 3), MaxMs: round(ms(m.Max), 3), Statuses: m.Statuses, Report: rel(m.Report)})
+				}
+				mfa, noop := pm.Fixed[frontMFA], pm.Fixed[frontNoop]
+				jm.FixedRatios = map[string]jsonRatio{pr.Targets[frontMFA] + "/" + pr.Targets[frontNoop]: ratios(mfa.Throughput, noop.Throughput, mfa.P50, noop.P50, mfa.P99, noop.P99)}
 			}
 			st.Mixes = append(st.Mixes, jm)
 		}

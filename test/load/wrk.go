@@ -32,13 +32,21 @@ type WRKMeasurement struct {
 	// run, UpstreamTOTP those carrying X-Mfa-Method: totp, UpstreamMethod
 	// those carrying any X-Mfa-Method.
 	UpstreamHits, UpstreamTOTP, UpstreamMethod uint64
+	// Denied reports a run whose every request must be denied (see
+	// deniedRun): its responses with a status of 400 or more are the
+	// expected answers, and those below are the errors.
+	Denied bool
 }
 
-// Errors counts the failed requests of the run: every response with a
-// status of 400 or more and every socket error. The HTTP mixes expect 200
-// to every request, so any of these is an error.
+// Errors counts the failed requests of the run: every socket error, and
+// every response with a status of 400 or more, or in a Denied run every
+// response below 400.
 func (m WRKMeasurement) Errors() int {
-	return m.Non2xx + m.Connect + m.Read + m.Write + m.Timeout
+	wrong := m.Non2xx
+	if m.Denied {
+		wrong = int(m.Requests) - m.Non2xx
+	}
+	return wrong + m.Connect + m.Read + m.Write + m.Timeout
 }
 
 // wrkVersion returns the first line of `wrk -v` ("wrk debian/4.1.0-3+b2

@@ -46,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	envoy := fs.Bool("envoy", true, "also send them through Envoy with envoy/envoy.yaml, found as the tests find it ($ENVOY, bin/tools/envoy, PATH)")
 	wrk := fs.String("wrk", "", "wrk binary (default wrk on PATH)")
 	httpThreads := fs.Int("http-threads", 2, "wrk threads")
+	vegeta := fs.String("vegeta", "", "vegeta binary for the fixed-rate runs (default $VEGETA, bin/tools/vegeta, or vegeta on PATH; none: no fixed-rate runs)")
+	rate := fs.Int("rate", 0, "fixed-rate runs' requests per second (0: half the slowest front end's closed-loop RPS, per mix)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -100,6 +102,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if *vegeta == "" {
+		*vegeta = load.FindVegeta(root)
+	}
+	if *vegeta == "" && (caddyBin != "" || envoyBin != "") {
+		skipped = append(skipped, "fixed-rate runs skipped: vegeta not found; `make tools` installs it")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	res, err := load.Run(ctx, load.Options{
@@ -115,6 +123,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Envoy:       envoyBin,
 		WRK:         *wrk,
 		HTTPThreads: *httpThreads,
+		Vegeta:      *vegeta,
+		Rate:        *rate,
 		Skipped:     skipped,
 		Log:         stderr,
 	})
