@@ -20,7 +20,14 @@ run: build
 	mkdir -p data
 	./$(BIN) serve --config $(CONFIG)
 
-test: test-deps fmt-check vet lint vulncheck unit loadtest-ci fuzz-ci soak-ci
+test: test-deps fmt-check vet lint vulncheck unit gateway-check loadtest-ci fuzz-ci soak-ci
+
+# The Envoy Gateway manifests (envoy/gateway), decoded into their published
+# Go types: a Go module of its own, so that the Kubernetes dependencies stay
+# out of mfa-authz's go.mod.
+.PHONY: gateway-check
+gateway-check:
+	cd envoy/gateway && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Debian packages whose programs the tests start themselves (the packages'
 # services are not used): caddy (test/caddy and the load test's proxy stage),
