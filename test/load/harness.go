@@ -85,9 +85,12 @@ type Options struct {
 	// Vegeta is the vegeta binary for the proxy stages' fixed-rate runs;
 	// "" runs none.
 	Vegeta string
-	// Rate is the fixed-rate runs' requests per second; 0 takes half the
-	// closed-loop RPS of the slowest front end of each mix (fixedRate).
+	// Rate is the fixed-rate runs' requests per second; 0 takes a quarter
+	// of the closed-loop RPS of the slowest front end of each mix (fixedRate).
 	Rate int
+	// FixedRepeats is how many fixed-rate runs each front end gets per mix,
+	// interleaved; the one with the median p99 is reported (default 1).
+	FixedRepeats int
 	// Skipped are lines saying which stages the caller left out and why;
 	// the table prints them.
 	Skipped []string

@@ -47,7 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	wrk := fs.String("wrk", "", "wrk binary (default wrk on PATH)")
 	httpThreads := fs.Int("http-threads", 2, "wrk threads")
 	vegeta := fs.String("vegeta", "", "vegeta binary for the fixed-rate runs (default $VEGETA, bin/tools/vegeta, or vegeta on PATH; none: no fixed-rate runs)")
-	rate := fs.Int("rate", 0, "fixed-rate runs' requests per second (0: half the slowest front end's closed-loop RPS, per mix)")
+	rate := fs.Int("rate", 0, "fixed-rate runs' requests per second (0: a quarter of the slowest front end's closed-loop RPS, per mix)")
+	repeats := fs.Int("fixed-repeats", 3, "fixed-rate runs per front end and mix, interleaved; the median p99 is reported")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -111,22 +112,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	res, err := load.Run(ctx, load.Options{
-		Root:        root,
-		GHZ:         *ghz,
-		GHZHTML:     *ghzHTML,
-		ReportDir:   *reports,
-		Duration:    *duration,
-		Concurrency: *concurrency,
-		Connections: *connections,
-		Mixes:       strings.Split(*mixes, ","),
-		Caddy:       caddyBin,
-		Envoy:       envoyBin,
-		WRK:         *wrk,
-		HTTPThreads: *httpThreads,
-		Vegeta:      *vegeta,
-		Rate:        *rate,
-		Skipped:     skipped,
-		Log:         stderr,
+		Root:         root,
+		GHZ:          *ghz,
+		GHZHTML:      *ghzHTML,
+		ReportDir:    *reports,
+		Duration:     *duration,
+		Concurrency:  *concurrency,
+		Connections:  *connections,
+		Mixes:        strings.Split(*mixes, ","),
+		Caddy:        caddyBin,
+		Envoy:        envoyBin,
+		WRK:          *wrk,
+		HTTPThreads:  *httpThreads,
+		Vegeta:       *vegeta,
+		Rate:         *rate,
+		FixedRepeats: *repeats,
+		Skipped:      skipped,
+		Log:          stderr,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
