@@ -1,11 +1,17 @@
 package envoy
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/mfa-authz/mfa-authz/test/envoytest"
 )
@@ -18,7 +24,7 @@ import (
 func TestEnvoyValidatesShippedConfigs(t *testing.T) {
 	bin := envoytest.Require(t)
 	root := repoRoot(t)
-	for _, f := range shipped(t) {
+	for _, f := range bootstraps(t) {
 		t.Run(f, func(t *testing.T) {
 			t.Parallel()
 			out, err := envoytest.Validate(context.Background(), bin, root, filepath.Join("envoy", f))
@@ -34,7 +40,7 @@ func TestEnvoyValidatesShippedConfigs(t *testing.T) {
 func TestEnvoyRejectsBrokenCopies(t *testing.T) {
 	bin := envoytest.Require(t)
 	root := repoRoot(t)
-	for _, f := range shipped(t) {
+	for _, f := range bootstraps(t) {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -66,6 +72,68 @@ func TestEnvoyRejectsBrokenCopies(t *testing.T) {
 					t.Fatalf("envoy refused it without naming %q:\n%s", c.want, out)
 				}
 			})
+		}
+	}
+}
+
+// bootstraps are the Envoy bootstrap files shipped in this directory: every
+// *.yaml whose single document is a mapping with static_resources, so a new
+// bootstrap is validated without editing this test and another YAML file
+// (a Kubernetes manifest, a snippet) is not fed to Envoy. Finding none fails
+// t: the test must never pass by validating nothing.
+func bootstraps(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isBootstrap(data) {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no Envoy bootstrap among %v", files)
+	}
+	return out
+}
+
+// isBootstrap reports whether data is one YAML document with a top-level
+// static_resources mapping, as every static Envoy bootstrap has.
+func isBootstrap(data []byte) bool {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return false
+	}
+	if err := dec.Decode(new(any)); !errors.Is(err, io.EOF) {
+		return false // several documents: a manifest, not a bootstrap
+	}
+	_, ok := doc["static_resources"].(map[string]any)
+	return ok
+}
+
+// The discovery picks both shipped bootstraps and none of the Kubernetes
+// manifests beside them.
+func TestBootstrapDiscovery(t *testing.T) {
+	got := bootstraps(t)
+	for _, want := range []string{"envoy.yaml", "envoy-http.yaml"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("bootstraps() = %v, missing %s", got, want)
+		}
+	}
+	for _, f := range []string{"istio/deployment.yaml", "istio/mesh-config.yaml", "gateway/gateway.yaml"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isBootstrap(data) {
+			t.Errorf("%s taken for an Envoy bootstrap", f)
 		}
 	}
 }
