@@ -15,6 +15,7 @@ type Policy struct {
 	strict           []*entry // rules requiring MFA, strictest first
 	anonymousAllowed bool
 	caseInsensitive  bool
+	frontControllers []string // folded names
 	maxGrace         time.Duration
 	hasMaxGrace      bool
 }
@@ -36,6 +37,10 @@ func Compile(cfg Config) (*Policy, error) {
 	default:
 		errs = append(errs, fmt.Errorf(`policy.anonymous: invalid value %q (want "deny" or "allow")`, cfg.Anonymous))
 	}
+
+	fc, fcErrs := compileFrontControllers(cfg.FrontControllers)
+	p.frontControllers = fc
+	errs = append(errs, fcErrs...)
 
 	entries := make([]entry, len(cfg.Rules))
 	patterns := make([][]patternSeg, len(cfg.Rules))
@@ -150,6 +155,10 @@ func (p *Policy) AnonymousAllowed() bool { return p.anonymousAllowed }
 // CaseInsensitive reports whether paths are matched regardless of case by
 // rules that require MFA; "mfa: none" exceptions always match case-exactly.
 func (p *Policy) CaseInsensitive() bool { return p.caseInsensitive }
+
+// FrontControllers returns the script names (folded) whose segments the
+// readings of a path also consider removed; see Config.FrontControllers.
+func (p *Policy) FrontControllers() []string { return slices.Clone(p.frontControllers) }
 
 // MaxGrace returns the longest per-rule grace period override, and false if
 // no rule overrides the global grace period. Session caches use it to keep

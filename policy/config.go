@@ -18,6 +18,13 @@ type Config struct {
 	// their paths case-exactly: exempting a case variant is not harmless.
 	CaseInsensitive *bool `yaml:"case_insensitive"`
 
+	// FrontControllers are script names, such as "index.php", that route
+	// the path after them: "/index.php/carts/1" reaches "/carts/1". Every
+	// reading of a path naming one (in any case, encoded, with ;params or
+	// trailing dots) is also matched without it, and from the segment
+	// after it. Nil means DefaultFrontControllers; an empty list, none.
+	FrontControllers []string `yaml:"front_controllers"`
+
 	// Rules are tried in order; the first one that admits a request decides it.
 	Rules []RuleConfig `yaml:"rules"`
 }

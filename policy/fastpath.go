@@ -61,11 +61,12 @@ func cleanPath(raw string) (string, bool) {
 func lastSegment(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
 
 // cleanReadings stores the readings of raw in out and returns how many there
-// are, if raw is a clean path; otherwise it returns 0. The readings are
+// are, if raw is a clean path naming none of the front controllers fc;
+// otherwise it returns 0. The readings are
 // substrings of raw: nothing is allocated.
-func cleanReadings(raw string, out *[2]string) int {
+func cleanReadings(raw string, out *[2]string, fc []string) int {
 	p, ok := cleanPath(raw)
-	if !ok {
+	if !ok || hasFrontController(p, fc) {
 		return 0
 	}
 	out[0] = p

@@ -78,6 +78,12 @@ type query struct {
 	unknown bool // method or host not known for certain
 	fold    bool // case-insensitive policy
 
+	// short is set while a Windows short name stands for a literal (see
+	// walkShort) and while a lenient reading is matched (see
+	// readingSet.lenient): only rules requiring MFA are admitted then,
+	// because an exception exempts only what it names, plainly spelled.
+	short bool
+
 	// Per reading.
 	reading string // as spelled, not folded
 	best    int    // Index of rule; math.MaxInt when none
@@ -112,6 +118,9 @@ func (q *query) consider(es []*entry) {
 	for _, e := range es {
 		if e.rule.Index >= q.best {
 			return
+		}
+		if q.short && !e.rule.MFARequired {
+			continue
 		}
 		if !q.unknown {
 			if e.methods.has(q.method, q.mbit) && e.host.admits(q.hosts[0]) && e.admitsCase(q.reading) {
@@ -225,7 +234,7 @@ func (p *Policy) decide(method, host, rawPath string, rec *[]string) *Rule {
 
 	var res *Rule
 	var clean [2]string
-	if n := cleanReadings(rawPath, &clean); n > 0 {
+	if n := cleanReadings(rawPath, &clean, p.frontControllers); n > 0 {
 		for _, r := range clean[:n] {
 			res = Stricter(res, q.match(p.root, r))
 		}
@@ -235,7 +244,7 @@ func (p *Policy) decide(method, host, rawPath string, rec *[]string) *Rule {
 		return res
 	}
 
-	var rs readingSet
+	rs := readingSet{fc: p.frontControllers}
 	rs.build(rawPath)
 	if rs.overflow {
 		if namesHost(rawPath) {
@@ -246,7 +255,8 @@ func (p *Policy) decide(method, host, rawPath string, rec *[]string) *Rule {
 	for _, h := range rs.hosts {
 		q.addHost(h)
 	}
-	for _, r := range rs.paths {
+	for i, r := range rs.paths {
+		q.short = rs.lenient[i]
 		res = Stricter(res, q.match(p.root, r))
 	}
 	if rec != nil {

@@ -9,7 +9,7 @@ import "strings"
 const (
 	maxPathLen      = 8 << 10  // bytes before the query
 	maxReadings     = 16       // distinct readings
-	maxWork         = 32 << 10 // bytes interpreted, summed over all variants
+	maxWork         = 64 << 10 // bytes interpreted, summed over all variants
 	maxDecodeRounds = 4        // percent-decoding passes for multiply encoded paths
 )
 
@@ -45,13 +45,24 @@ const (
 	// vFragment keeps a "#" and what follows it in the path, as servers do
 	// that do not expect a fragment in a request.
 	vFragment
+	// vCompat reads a path as upstreams do that fold Unicode compatibility
+	// forms (see compat): invisible characters removed, then NFKC, so that
+	// full-width "／ｃａｒｔｓ" is "/carts". A "/" or "\" that folding
+	// produces separates segments.
+	vCompat
 
 	variantEnd
 )
 
 // readingSet collects the distinct readings of one path.
 type readingSet struct {
+	fc       []string // front-controller names, folded
 	paths    []string
+	// lenient[i] is set when paths[i] was produced only by a lenient
+	// reading (vCompat, a front controller removed, a bare "scheme:"
+	// removed): an "mfa: none" exception does not admit it, since an
+	// exception exempts only what it names, plainly spelled.
+	lenient  []bool
 	hosts    []string // authorities named by absolute-form or "//host" paths
 	overflow bool     // limits exceeded: the path could not be read
 }
@@ -76,14 +87,17 @@ type readingSet struct {
 // segment characters; ";params"; trailing dots and white space; a format
 // extension on the last segment; "+" for a space; overlong UTF-8;
 // truncation at NUL, control bytes, invalid escapes and invalid UTF-8; and a
-// target without a leading "/". Case is kept; a case-insensitive policy folds
+// target without a leading "/"; a "scheme:" prefix without "//"; the
+// segments of front controllers (DefaultFrontControllers) removed;
+// invisible characters removed and Unicode compatibility forms folded
+// (NFKC). Case is kept; a case-insensitive policy folds
 // it when matching rules that require MFA, but not "mfa: none" exceptions.
 func Readings(rawPath string) []string {
 	var clean [2]string
-	if n := cleanReadings(rawPath, &clean); n > 0 {
+	if n := cleanReadings(rawPath, &clean, DefaultFrontControllers); n > 0 {
 		return clean[:n:n]
 	}
-	var rs readingSet
+	rs := readingSet{fc: DefaultFrontControllers}
 	rs.build(rawPath)
 	if rs.overflow {
 		return nil
@@ -146,8 +160,10 @@ func features(target string) variant {
 			f |= vFragment
 		case c == ';' || c == '.' || c == ' ' || c == '+' || c == '$' && i > 0 && target[i-1] == ':':
 			f |= vStrip
-		case c < 0x20 || c >= 0x7f:
-			f |= vTruncate | vStrip | overlongFeatures(c)
+		case c < 0x20 || c == 0x7f:
+			f |= vTruncate | vStrip
+		case c >= 0x80:
+			f |= vTruncate | vStrip | vCompat | overlongFeatures(c)
 		}
 	}
 	return f
@@ -168,21 +184,26 @@ func escapeFeatures(b byte) variant {
 	switch {
 	case b == '%':
 		// A second round of decoding can produce anything.
-		return vDecodeAll | vSeparators | vStrip | vTruncate
+		return vDecodeAll | vSeparators | vStrip | vTruncate | vCompat
 	case b == '/' || b == '\\':
 		return vSeparators
-	case b == ';' || b == '.' || b == ' ' || b == '+':
+	case b == ';' || b == '.' || b == ' ' || b == '+' || b == ':' || b == '$':
+		// ":" and "$" as in an encoded NTFS stream suffix ("%3A%3A%24DATA").
 		return vStrip
-	case b < 0x20 || b >= 0x7f:
-		return vTruncate | vStrip | overlongFeatures(b)
+	case b < 0x20 || b == 0x7f:
+		return vTruncate | vStrip
+	case b >= 0x80:
+		return vTruncate | vStrip | vCompat | overlongFeatures(b)
 	}
 	return 0
 }
 
 // add records a reading unless it is already known.
-func (rs *readingSet) add(reading string) {
-	for _, p := range rs.paths {
+func (rs *readingSet) add(reading string, lenient bool) {
+	for i, p := range rs.paths {
 		if p == reading {
+			// A plain reading of the same path wins.
+			rs.lenient[i] = rs.lenient[i] && lenient
 			return
 		}
 	}
@@ -191,6 +212,7 @@ func (rs *readingSet) add(reading string) {
 		return
 	}
 	rs.paths = append(rs.paths, reading)
+	rs.lenient = append(rs.lenient, lenient)
 }
 
 // addHost records an authority named by the path.
@@ -216,16 +238,26 @@ func (rs *readingSet) interpret(target string, v variant) {
 		p = rs.cutAuthority(rest, seps)
 	} else if v&vAuthority != 0 && len(p) >= 2 && isSep(p[0], seps) && isSep(p[1], seps) {
 		p = rs.cutAuthority(p[2:], seps)
+	} else if rest, ok := cutBareScheme(p); ok {
+		// "http:/carts/1": lenient URL parsers read the path after the
+		// scheme; others read the whole target as a relative path.
+		rs.addSegments(splitSegments(rest, v), v, true)
 	}
+	rs.addSegments(splitSegments(p, v), v, v&vCompat != 0)
+}
 
-	segs := splitSegments(p, v)
+// addSegments adds the readings of decoded segments under variant v,
+// lenient ones if lenient is set.
+func (rs *readingSet) addSegments(segs []string, v variant, lenient bool) {
 	resolved, poppedEmpty := resolveDots(segs, false)
-	rs.add(joinReading(resolved, v))
+	rs.add(joinReading(resolved, v), lenient)
+	rs.addFrontControllerReadings(resolved, v)
 	if poppedEmpty {
 		// RFC 3986 lets ".." remove an empty segment ("/a//../b" is "/a/b");
 		// a server that merges slashes first reads "/b".
 		merged, _ := resolveDots(segs, true)
-		rs.add(joinReading(merged, v))
+		rs.add(joinReading(merged, v), lenient)
+		rs.addFrontControllerReadings(merged, v)
 	}
 }
 

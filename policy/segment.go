@@ -37,13 +37,17 @@ func appendDecoded(segs []string, raw string, v variant) (_ []string, stop bool)
 		s = strings.ReplaceAll(s, "+", " ")
 		s = decodeOverlong(s)
 	}
+	if v&vCompat != 0 {
+		s = compat(s)
+	}
 	if v&vTruncate != 0 {
 		if i := firstUnsafe(s); i >= 0 {
 			s, stop = s[:i], true
 		}
 	}
 	first := len(segs)
-	if v&vSeparators != 0 {
+	if v&(vSeparators|vCompat) != 0 {
+		// Under vCompat, folding may have produced separators ("／").
 		// Empty parts are kept, as for raw separators: "a%2F%2F..%2Fb" is
 		// read like "a//../b".
 		for {

@@ -644,7 +644,7 @@ func corpus() []attack {
 func TestAttackCorpus(t *testing.T) {
 	main := harness.Start(t, harness.Options{Config: serverConfig})
 	jwt := harness.Start(t, harness.Options{Config: jwtOnlyConfig})
-	rows := corpus()
+	rows := append(corpus(), round3()...)
 	families := map[string]int{}
 	n := 0
 	for _, a := range rows {
