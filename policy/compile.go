@@ -16,6 +16,7 @@ type Policy struct {
 	anonymousAllowed bool
 	caseInsensitive  bool
 	frontControllers []string // folded names
+	fcMask           uint64   // lengthMask(frontControllers)
 	maxGrace         time.Duration
 	hasMaxGrace      bool
 }
@@ -39,7 +40,7 @@ func Compile(cfg Config) (*Policy, error) {
 	}
 
 	fc, fcErrs := compileFrontControllers(cfg.FrontControllers)
-	p.frontControllers = fc
+	p.frontControllers, p.fcMask = fc, lengthMask(fc)
 	errs = append(errs, fcErrs...)
 
 	entries := make([]entry, len(cfg.Rules))

@@ -25,8 +25,9 @@ var cleanByte = func() (t [256]bool) {
 // Clean paths are the common case; Match reads them without allocating.
 // A clean path starts with "/", consists of clean bytes, and has no empty
 // segment (other than a trailing slash), no "." or ".." segment, no
-// segment ending in "." and no ":$", which vStrip would remove.
-func cleanPath(raw string) (string, bool) {
+// segment ending in "." and no ":$", which vStrip would remove, and no
+// segment naming a front controller of fc, whose lengthMask is fcMask.
+func cleanPath(raw string, fc []string, fcMask uint64) (string, bool) {
 	p := raw
 	if i := strings.IndexByte(p, '?'); i >= 0 {
 		p = p[:i]
@@ -52,6 +53,9 @@ func cleanPath(raw string) (string, bool) {
 		if i == start || p[i-1] == '.' {
 			return "", false
 		}
+		if fcMask&(1<<min(i-start, 63)) != 0 && isASCIIFrontController(p[start:i], fc) {
+			return "", false
+		}
 		start = i + 1
 	}
 	return p, true
@@ -64,9 +68,9 @@ func lastSegment(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
 // are, if raw is a clean path naming none of the front controllers fc;
 // otherwise it returns 0. The readings are
 // substrings of raw: nothing is allocated.
-func cleanReadings(raw string, out *[2]string, fc []string) int {
-	p, ok := cleanPath(raw)
-	if !ok || hasFrontController(p, fc) {
+func cleanReadings(raw string, out *[2]string, fc []string, fcMask uint64) int {
+	p, ok := cleanPath(raw, fc, fcMask)
+	if !ok {
 		return 0
 	}
 	out[0] = p

@@ -46,7 +46,7 @@ func FuzzReadings(f *testing.F) {
 			}
 		}
 		var clean [2]string
-		if n := cleanReadings(raw, &clean, DefaultFrontControllers); n > 0 {
+		if n := cleanReadings(raw, &clean, DefaultFrontControllers, defaultMask); n > 0 {
 			var set readingSet
 			set.build(raw)
 			if !equalStrings(clean[:n], set.paths) {

@@ -24,6 +24,9 @@ import (
 // routes the path after a static file.
 var DefaultFrontControllers = []string{"index.php", "app.php", "app_dev.php"}
 
+// defaultMask is the lengthMask of DefaultFrontControllers, for Readings.
+var defaultMask = lengthMask(DefaultFrontControllers)
+
 // compileFrontControllers validates the configured front-controller names
 // and returns them folded; nil names the defaults.
 func compileFrontControllers(names []string) ([]string, []error) {
@@ -90,23 +93,37 @@ func isFrontController(seg string, fc []string) bool {
 	return false
 }
 
-// hasFrontController reports whether the clean path p has a segment naming
-// a front controller; such a path has more readings than the clean ones.
-func hasFrontController(p string, fc []string) bool {
-	if len(fc) == 0 {
-		return false
+// lengthMask returns a mask with bit n set for every name of n < 64 bytes
+// in fc, and bit 63 for longer ones: a clean (ASCII) segment whose length
+// is not in the mask names no front controller, which spares the fast
+// path any comparison.
+func lengthMask(fc []string) uint64 {
+	var m uint64
+	for _, n := range fc {
+		m |= 1 << min(len(n), 63)
 	}
-	for p != "" {
-		p = p[1:] // the "/"
-		seg := p
-		if i := strings.IndexByte(p, '/'); i >= 0 {
-			seg, p = p[:i], p[i:]
-		} else {
-			p = ""
+	return m
+}
+
+// isASCIIFrontController is isFrontController for an ASCII segment, as
+// clean paths have: a byte-wise comparison that stops at the first
+// difference, cheap enough for the fast path.
+func isASCIIFrontController(seg string, fc []string) bool {
+next:
+	for _, name := range fc {
+		if len(name) != len(seg) {
+			continue
 		}
-		if isFrontController(seg, fc) {
-			return true
+		for i := 0; i < len(seg); i++ {
+			c := seg[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != name[i] {
+				continue next
+			}
 		}
+		return true
 	}
 	return false
 }

@@ -78,7 +78,7 @@ func TestMatchLenientReadings(t *testing.T) {
 		{"compat", "/che\u24d2kout", ruleCheckout}, // circled c
 		{"compat", "/carts/1/\uff53\uff48\uff41\uff52\uff45", ruleCarts},
 		{"compat", "/\uff43arts/1/share", ruleCarts}, // exceptions: plain readings only
-		{"compat", "/checkout\u00e9", -1}, // not a compatibility form
+		{"compat", "/checkout\u00e9", -1},            // not a compatibility form
 
 		// Invisible characters.
 		{"invisible", "/check\u200bout", ruleCheckout},

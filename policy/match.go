@@ -83,6 +83,7 @@ type query struct {
 	// readingSet.lenient): only rules requiring MFA are admitted then,
 	// because an exception exempts only what it names, plainly spelled.
 	short bool
+	tilde bool // the reading has a "~", so it may hold short names
 
 	// Per reading.
 	reading string // as spelled, not folded
@@ -146,6 +147,7 @@ func (q *query) consider(es []*entry) {
 // match returns the rule deciding one reading.
 func (q *query) match(root *node, reading string) *Rule {
 	q.reading, q.best, q.rule, q.maybe = reading, math.MaxInt, nil, q.maybe[:0]
+	q.tilde = strings.IndexByte(reading, '~') >= 0
 	if root.min < q.best {
 		q.walk(root, reading)
 	}
@@ -234,7 +236,7 @@ func (p *Policy) decide(method, host, rawPath string, rec *[]string) *Rule {
 
 	var res *Rule
 	var clean [2]string
-	if n := cleanReadings(rawPath, &clean, p.frontControllers); n > 0 {
+	if n := cleanReadings(rawPath, &clean, p.frontControllers, p.fcMask); n > 0 {
 		for _, r := range clean[:n] {
 			res = Stricter(res, q.match(p.root, r))
 		}

@@ -56,8 +56,8 @@ const (
 
 // readingSet collects the distinct readings of one path.
 type readingSet struct {
-	fc       []string // front-controller names, folded
-	paths    []string
+	fc    []string // front-controller names, folded
+	paths []string
 	// lenient[i] is set when paths[i] was produced only by a lenient
 	// reading (vCompat, a front controller removed, a bare "scheme:"
 	// removed): an "mfa: none" exception does not admit it, since an
@@ -94,7 +94,7 @@ type readingSet struct {
 // it when matching rules that require MFA, but not "mfa: none" exceptions.
 func Readings(rawPath string) []string {
 	var clean [2]string
-	if n := cleanReadings(rawPath, &clean, DefaultFrontControllers); n > 0 {
+	if n := cleanReadings(rawPath, &clean, DefaultFrontControllers, defaultMask); n > 0 {
 		return clean[:n:n]
 	}
 	rs := readingSet{fc: DefaultFrontControllers}

@@ -115,7 +115,7 @@ func TestCleanReadingsAgree(t *testing.T) {
 		"/a:b@c/!$&'()*+,=~_-", "/a/b..c", "/a/b.c.d",
 	} {
 		var clean [2]string
-		n := cleanReadings(in, &clean, DefaultFrontControllers)
+		n := cleanReadings(in, &clean, DefaultFrontControllers, defaultMask)
 		var rs readingSet
 		rs.build(in)
 		if n > 0 && !equalStrings(clean[:n], rs.paths) {

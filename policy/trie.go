@@ -72,7 +72,7 @@ func (q *query) walk(n *node, path string) {
 		if c := n.one; c != nil && c.min < q.best {
 			q.walk(c, rest)
 		}
-		if n.lit != nil && strings.IndexByte(seg, '~') > 0 {
+		if q.tilde && n.lit != nil && strings.IndexByte(seg, '~') > 0 {
 			q.walkShort(n, seg, rest)
 		}
 		c := q.child(n, seg)
