@@ -59,6 +59,12 @@ func TestMatchLenientReadings(t *testing.T) {
 		{"encoded", "%5Ccheckout", ruleCheckout},
 		{"encoded", "/checkout%5C", ruleCheckout},
 		{"encoded", "/customer-password%5CDE--42%5C", rulePassword},
+		{"encoded", "/%5C%5Cevil/checkout", ruleCheckout},
+		{"encoded", "%2F%2Fevil/checkout", ruleCheckout},
+		{"encoded", "/%2F%2Fevil%2Fcheckout", ruleCheckout},
+		{"encoded", "/%252F%252Fevil/checkout", ruleCheckout},
+		{"compat", "\uff0f\uff0fevil\uff0fcheckout", ruleCheckout},
+		{"encoded", "/evil/checkout", -1},
 
 		// Unicode compatibility forms (NFKC).
 		{"compat", "/\uff43\uff48\uff45\uff43\uff4b\uff4f\uff55\uff54", ruleCheckout},

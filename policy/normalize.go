@@ -243,7 +243,27 @@ func (rs *readingSet) interpret(target string, v variant) {
 		// scheme; others read the whole target as a relative path.
 		rs.addSegments(splitSegments(rest, v), v, true)
 	}
-	rs.addSegments(splitSegments(p, v), v, v&vCompat != 0)
+	segs := splitSegments(p, v)
+	if v&(vSeparators|vCompat) != 0 {
+		rs.addDecodedAuthority(segs, v)
+	}
+	rs.addSegments(segs, v, v&vCompat != 0)
+}
+
+// addDecodedAuthority adds, for segments that start with two separators
+// only decoding or compatibility folding produced ("%2F%2Fhost/path",
+// "/%5C%5Chost/path", "／／host／path"), the reading of a URL parser that
+// sees them after decoding: an authority, then the path.
+func (rs *readingSet) addDecodedAuthority(segs []string, v variant) {
+	k := 0
+	for k < len(segs) && segs[k] == "" {
+		k++
+	}
+	if k < 2 || k == len(segs) {
+		return
+	}
+	rs.addHost(segs[k])
+	rs.addSegments(segs[k+1:], v, true)
 }
 
 // addSegments adds the readings of decoded segments under variant v,

@@ -1,5 +1,7 @@
 package attack
 
+import "github.com/mfa-authz/mfa-authz/test/attack/harness"
+
 // round3 holds the path rows of the third security review: front-controller
 // prefixes, and encoded and compatibility forms of the families the policy
 // already handles. Each is a POST without a code that must be read as
@@ -17,12 +19,15 @@ func round3() []attack {
 		{"script name in a subdirectory", "/shop/index.php/carts/1"},
 		{"script name twice", "/index.php/index.php/customers/1"},
 		{"script name before the exception's broader rule", "/index.php/carts/1/items"},
+		{"script name before the exception", "/index.php/carts/1/public"},
 	} {
 		rows = append(rows, pathRow("path/front-controller", p.name, "POST", p.path))
 	}
 	for _, p := range []struct{ name, path string }{
 		{"encoded NTFS stream suffix", "/checkout%3A%3A%24DATA"},
 		{"encoded dollar of stream suffix", "/checkout::%24DATA"},
+		{"encoded scheme-relative authority", "/%2F%2Fevil.example/customer-password/DE--42"},
+		{"encoded UNC-style authority", "/%5C%5Cevil.example/customer-password/DE--42"},
 	} {
 		rows = append(rows, pathRow("path/encoded-families", p.name, "POST", p.path))
 	}
@@ -69,5 +74,6 @@ func round3() []attack {
 	} {
 		rows = append(rows, pathRow("path/scheme-no-slashes", p.name, "POST", p.path))
 	}
+	rows = append(rows, hostRow("encoded scheme-relative path naming the host", harness.Host, "/%2F%2Fadmin.example.com/admin/users"))
 	return rows
 }
