@@ -238,3 +238,9 @@ vulncheck: $(GOVULNCHECK)
 		echo "vulncheck: NOT RUN: the vulnerability database $(GOVULNDB) cannot be reached from here."; \
 		echo "vulncheck: this is not a pass. Run 'make vulncheck' where it can be reached, or point GOVULNDB at a mirror (file:// works)."; \
 	else exit $$rc; fi
+
+# The Helm chart rendered with the Helm Go SDK, in its own module
+# (deploy/helm/go.mod) so Helm's and Kubernetes' dependencies stay out of go.mod.
+.PHONY: helm-check
+helm-check:
+	cd deploy/helm && go test -count=1 ./...
