@@ -1,8 +1,6 @@
 package charttest
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"os"
 	"reflect"
@@ -410,8 +408,6 @@ func TestNoDefaultKey(t *testing.T) {
 			t.Errorf("%s holds a 64-hex-digit string %s", f, m)
 		}
 	}
-	sum := sha256.Sum256([]byte(testKey))
-	_ = base64.StdEncoding.EncodeToString(sum[:])
 }
 
 func TestRejectedValues(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -275,5 +274,3 @@ func meshConfigFrom(t *testing.T, snippet string) *meshv1alpha1.MeshConfig {
 	}
 	return mesh
 }
-
-var _ = filepath.Join
