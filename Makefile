@@ -20,7 +20,7 @@ run: build
 	mkdir -p data
 	./$(BIN) serve --config $(CONFIG)
 
-test: test-deps fmt-check vet lint vulncheck unit gateway-check loadtest-ci fuzz-ci soak-ci
+test: test-deps fmt-check vet lint vulncheck unit gateway-check helm-check loadtest-ci fuzz-ci soak-ci
 
 # The Envoy Gateway manifests (envoy/gateway), decoded into their published
 # Go types: a Go module of its own, so that the Kubernetes dependencies stay
