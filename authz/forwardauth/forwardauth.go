@@ -126,8 +126,6 @@ const (
 // requestID names the header whose value becomes a denial's flow_id.
 const requestID = "x-request-id"
 
-// knownMethods are the factors whose X-Mfa-Method values are prebuilt.
-var knownMethods = []string{"totp", "email", "sms", "recovery", authz.MethodNone}
 
 type handler struct {
 	engine      *authz.Engine
@@ -169,7 +167,7 @@ func New(engine *authz.Engine, log *zap.Logger, opts Options) http.Handler {
 		path:        opts.Path,
 		envoyPrefix: strings.TrimSuffix(opts.EnvoyPrefix, "/"),
 		next:        next,
-		methods:     make(map[string][]string, len(knownMethods)),
+		methods:     make(map[string][]string),
 		// Envoy splits the value on commas and trims each name.
 		removeUnprotected: []string{mfa + ", " + authz.MethodHeader},
 		removeVerified:    []string{mfa},
@@ -179,7 +177,7 @@ func New(engine *authz.Engine, log *zap.Logger, opts Options) http.Handler {
 		},
 		noStore: []string{"no-store"},
 	}
-	for _, m := range knownMethods {
+	for _, m := range engine.Methods() {
 		h.methods[m] = []string{m}
 	}
 	return h
