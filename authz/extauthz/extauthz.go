@@ -33,7 +33,6 @@ type Server struct {
 	allowVerified    map[string]*authv3.CheckResponse
 }
 
-
 // New returns a Server deciding with engine. log may be nil.
 func New(engine *authz.Engine, log *zap.Logger) *Server {
 	if log == nil {

@@ -126,7 +126,6 @@ const (
 // requestID names the header whose value becomes a denial's flow_id.
 const requestID = "x-request-id"
 
-
 type handler struct {
 	engine      *authz.Engine
 	log         *zap.Logger

@@ -21,6 +21,7 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
+	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/cache"
 )
@@ -69,7 +70,9 @@ var allowReasons = []string{"unprotected", "session", "verified", "anonymous", "
 
 // Verification label values.
 var (
-	verifyMethods = []string{"totp", "email", "sms", "recovery", "unknown"}
+	// verifyMethods are the shipped factors' names (the method label's
+	// bounded set) and "unknown" for anything else.
+	verifyMethods = append(append([]string(nil), builtin.Registry().Names()...), "unknown")
 	verifyResults = []string{"success", "invalid", "expired", "banned", "not_enrolled", "error"}
 )
 
