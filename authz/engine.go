@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mfa-authz/mfa-authz/authz/factor"
+	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -73,6 +75,9 @@ type Options struct {
 	Logger *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Factors are the factors the engine verifies; nil means the shipped
+	// ones (factor/builtin).
+	Factors *factor.Registry
 }
 
 // SessionLimiter is a shared Limiter whose store also holds the verified
@@ -111,6 +116,15 @@ type Engine struct {
 	api        atomic.Pointer[apiHolder]
 	obs        atomic.Pointer[observerHolder]
 	tracer     atomic.Pointer[tracerHolder]
+	factors    *factor.Registry
+	factorEnv  factor.Env // built once; factors verify with a pointer to it
+}
+
+// Methods returns every value MethodHeader can carry on an allow: the
+// registered factors' names, in preference order, then MethodNone. Adapters
+// prebuild their allow answers for exactly these. The slice is fresh.
+func (e *Engine) Methods() []string {
+	return append(append([]string(nil), e.factors.Names()...), MethodNone)
 }
 
 // New returns an engine. Every collaborator is required.
@@ -134,7 +148,12 @@ func New(o Options) (*Engine, error) {
 		enrolled: o.Enrolled,
 		log:      o.Logger,
 		now:      o.Now,
+		factors:  o.Factors,
 	}
+	if e.factors == nil {
+		e.factors = builtin.Registry()
+	}
+	e.factorEnv = factor.Env{Store: e.store, TOTPSkew: e.cfg.TOTPSkew, CodeMaxAttempts: e.codeMaxAttempts()}
 	if e.reg == nil {
 		e.reg = regulation.Local(o.Regulator)
 	}

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"github.com/mfa-authz/mfa-authz/authz/factor"
 	"strings"
 	"time"
 
@@ -14,8 +15,8 @@ import (
 
 // Details of failed code checks that choose a finer denial reason.
 const (
-	DetailExpired       = "expired code"
-	DetailWrongRecovery = "wrong recovery code"
+	DetailExpired       = factor.DetailExpired
+	DetailWrongRecovery = factor.DetailWrongRecovery
 )
 
 // API answers the requests mfa-authz serves itself (the MFA self-service
@@ -98,7 +99,7 @@ func (e *Engine) prove(ctx context.Context, r *Request, user string, enr *store.
 		}
 		return Proof{Reason: reason, Detail: detail}
 	}
-	method, code, ok := ParseCode(raw)
+	method, code, ok := parseCode(e.factors, raw)
 	if n > 1 || !ok {
 		return fail(profile.Invalid, "malformed code")
 	}
@@ -109,7 +110,7 @@ func (e *Engine) prove(ctx context.Context, r *Request, user string, enr *store.
 			method = m[0]
 		}
 	}
-	if method == "" || method != pending && !enr.Has(method) {
+	if method == "" || method != pending && !e.enabled(enr, method) {
 		att.Release()
 		return Proof{Reason: profile.NotEnrolled, Detail: method + " not enrolled"}
 	}

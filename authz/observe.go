@@ -94,7 +94,7 @@ func (e *Engine) codeMethod(r *Request, enr *store.Enrollment, pending string) s
 	if n != 1 {
 		return ""
 	}
-	method, _, ok := ParseCode(raw)
+	method, _, ok := parseCode(e.factors, raw)
 	if !ok || method != "" {
 		return method
 	}

@@ -43,9 +43,6 @@ type sharedDenial struct {
 	resp *authv3.CheckResponse
 }
 
-// knownMethods are the factors whose allow answers are prebuilt.
-var knownMethods = []string{"totp", "email", "sms", "recovery", authz.MethodNone}
-
 // New returns a Server deciding with engine. log may be nil.
 func New(engine *authz.Engine, log *zap.Logger) *Server {
 	if log == nil {
@@ -53,7 +50,7 @@ func New(engine *authz.Engine, log *zap.Logger) *Server {
 	}
 	s := &Server{engine: engine, log: log, allowVerified: make(map[string]*authv3.CheckResponse)}
 	s.allowUnprotected = s.allow("")
-	for _, m := range knownMethods {
+	for _, m := range engine.Methods() {
 		s.allowVerified[m] = s.allow(m)
 	}
 	return s

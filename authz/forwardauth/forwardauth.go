@@ -122,9 +122,6 @@ const (
 // requestID names the header whose value becomes a denial's flow_id.
 const requestID = "x-request-id"
 
-// knownMethods are the factors whose X-Mfa-Method values are prebuilt.
-var knownMethods = []string{"totp", "email", "sms", "recovery", authz.MethodNone}
-
 type handler struct {
 	engine      *authz.Engine
 	log         *zap.Logger
@@ -163,12 +160,12 @@ func New(engine *authz.Engine, log *zap.Logger, opts Options) http.Handler {
 		path:        opts.Path,
 		envoyPrefix: strings.TrimSuffix(opts.EnvoyPrefix, "/"),
 		next:        next,
-		methods:     make(map[string][]string, len(knownMethods)),
+		methods:     make(map[string][]string),
 		// Envoy splits the value on commas and trims each name.
 		removeUnprotected: []string{mfa + ", " + authz.MethodHeader},
 		removeVerified:    []string{mfa},
 	}
-	for _, m := range knownMethods {
+	for _, m := range engine.Methods() {
 		h.methods[m] = []string{m}
 	}
 	return h

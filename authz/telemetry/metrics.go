@@ -19,6 +19,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/cache"
 )
@@ -67,7 +68,9 @@ var allowReasons = []string{"unprotected", "session", "verified", "anonymous", "
 
 // Verification label values.
 var (
-	verifyMethods = []string{"totp", "email", "sms", "recovery", "unknown"}
+	// verifyMethods are the shipped factors' names (the method label's
+	// bounded set) and "unknown" for anything else.
+	verifyMethods = append(append([]string(nil), builtin.Registry().Names()...), "unknown")
 	verifyResults = []string{"success", "invalid", "expired", "banned", "not_enrolled", "error"}
 )
 

@@ -1,0 +1,65 @@
+package factor
+
+import "fmt"
+
+// Registry is the set of factors a server offers, in preference order. It
+// is built once by NewRegistry and never changes afterwards, so every
+// method is safe for concurrent use without locks.
+type Registry struct {
+	list   []Factor
+	byName map[string]Factor
+	names  []string
+}
+
+// NewRegistry returns a registry of fs in preference order. Names must be
+// non-empty, lower-case, without spaces, and distinct.
+func NewRegistry(fs ...Factor) (*Registry, error) {
+	r := &Registry{byName: make(map[string]Factor, len(fs))}
+	for _, f := range fs {
+		n := f.Name()
+		if n == "" || !validName(n) {
+			return nil, fmt.Errorf("factor: invalid name %q", n)
+		}
+		if _, dup := r.byName[n]; dup {
+			return nil, fmt.Errorf("factor: %q registered twice", n)
+		}
+		r.byName[n] = f
+		r.list = append(r.list, f)
+		r.names = append(r.names, n)
+	}
+	return r, nil
+}
+
+// MustRegistry is NewRegistry for a fixed list known to be valid; it panics
+// otherwise.
+func MustRegistry(fs ...Factor) *Registry {
+	r, err := NewRegistry(fs...)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func validName(n string) bool {
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Lookup returns the factor called name.
+func (r *Registry) Lookup(name string) (Factor, bool) {
+	f, ok := r.byName[name]
+	return f, ok
+}
+
+// Factors returns the factors in preference order. The slice is shared:
+// callers must not modify it.
+func (r *Registry) Factors() []Factor { return r.list }
+
+// Names returns the factors' names in preference order. The slice is
+// shared: callers must not modify it.
+func (r *Registry) Names() []string { return r.names }
