@@ -45,6 +45,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/mfa-authz/mfa-authz/test/envoytest"
 )
 
 // Options configure a harness run. Zero values take the defaults.
@@ -183,23 +185,7 @@ func (o *Options) defaults() error {
 
 // FindRoot returns the directory of mfa-authz's go.mod at or above the
 // working directory.
-func FindRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.Contains(data, []byte("module github.com/mfa-authz/mfa-authz\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("mfa-authz's go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+func FindRoot() (string, error) { return envoytest.FindRoot() }
 
 // FindGHZ returns the ghz binary: $GHZ, else the Makefile's bin/tools/ghz,
 // else ghz on PATH; "" when there is none.
