@@ -2,6 +2,7 @@ package attack
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -11,8 +12,12 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
 
 	"github.com/mfa-authz/mfa-authz/test/attack/harness"
 	"github.com/mfa-authz/mfa-authz/test/envoytest"
@@ -46,9 +51,13 @@ const (
 // itself (400, 404), denied by mfa-authz, or redirected by Envoy
 // (path_with_escaped_slashes_action) to a target that is then denied; or
 // rewritten by Envoy's normalization into another request whose target,
-// as the upstream receives it, the policy does not protect. Two
-// control requests show the same setup lets allowed requests through. The
-// log tabulates, per family, who stopped the rows.
+// as the upstream receives it, the policy does not protect. A recording
+// ext_authz hop in front of mfa-authz notes what Envoy asked about each
+// row (method, :authority, :path), which tells Envoy's own refusals from
+// mfa-authz's denials. Control requests (unprotected, exception, valid
+// code, session, session on a path Envoy normalizes) show the same setup
+// lets allowed requests through. The log tabulates, per family, who
+// stopped the rows, and lists every row (-v, or ATTACK_ENVOY_REPORT=file).
 func TestAttackCorpusThroughEnvoy(t *testing.T) {
 	bin := envoytest.Require(t)
 	root, err := envoytest.FindRoot()
@@ -56,8 +65,9 @@ func TestAttackCorpusThroughEnvoy(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := harness.Start(t, harness.Options{Config: serverConfig})
+	rec := startRecorder(t, s.Client)
 	up := envoytest.StartUpstream(t)
-	env := envoytest.StartShipped(t, bin, root, envoytest.ShippedConfig, map[string]string{"mfa-authz": s.Addr, "upstream": up.Addr})
+	env := envoytest.StartShipped(t, bin, root, envoytest.ShippedConfig, map[string]string{"mfa-authz": rec.addr, "upstream": up.Addr})
 	signer, err := envoytest.NewSigner(root)
 	if err != nil {
 		t.Fatal(err)
@@ -70,19 +80,36 @@ func TestAttackCorpusThroughEnvoy(t *testing.T) {
 		return tok
 	}
 
-	// Controls: the setup lets what is allowed through.
-	alice := s.Enroll(t, "envoy-control")
-	for _, c := range []struct{ name, method, path, code string }{
-		{"unprotected read", "GET", "/catalog-search?q=tent", ""},
-		{"protected write with a valid code", "POST", pwPath, alice.Code(t)},
+	// Controls: the setup lets what is allowed through, in this order
+	// (the code opens alice's session, which the later rows use), and the
+	// upstream gets the target as Envoy normalized it.
+	alice, bob := s.Enroll(t, "envoy-control"), s.Enroll(t, "envoy-control-nosession")
+	for _, c := range []struct {
+		name, user, method, path, code, upstream string
+	}{
+		{"unprotected read", bob.Name, "GET", "/catalog-search?q=tent", "", "/catalog-search?q=tent"},
+		{"exception route without a session", bob.Name, "POST", "/carts/1/public", "", "/carts/1/public"},
+		{"protected write with a valid code", alice.Name, "POST", pwPath, alice.Code(t), pwPath},
+		{"protected write in the session", alice.Name, "POST", pwPath, "", pwPath},
+		{"normalized protected write in the session", alice.Name, "POST", "/foo/..//%63ustomer-password%2F./DE--42", "", pwPath},
 	} {
-		h := [][2]string{{"Authorization", "Bearer " + token(alice.Name)}, {"X-Request-Id", "control-" + strings.ReplaceAll(c.name, " ", "-")}}
+		marker := "control-" + strings.ReplaceAll(c.name, " ", "-")
+		h := [][2]string{{"Authorization", "Bearer " + token(c.user)}, {"X-Request-Id", marker}}
 		if c.code != "" {
 			h = append(h, [2]string{"X-MFA-Code", c.code})
 		}
-		status, _, _, err := rawRequest(env.Ingress, c.method, c.path, harness.Host, h)
-		if err != nil || status != 200 || !received(up, h[1][1]) {
-			t.Fatalf("control %q: status %d (%v), upstream received it: %t", c.name, status, err, received(up, h[1][1]))
+		status, hdr, _, err := rawRequest(env.Ingress, c.method, c.path, harness.Host, h)
+		if err == nil && status == 307 {
+			// path_with_escaped_slashes_action: follow Envoy's redirect.
+			loc, perr := url.Parse(hdr.Get("Location"))
+			if perr != nil {
+				t.Fatalf("control %q: redirect to %q: %v", c.name, hdr.Get("Location"), perr)
+			}
+			status, _, _, err = rawRequest(env.Ingress, c.method, loc.RequestURI(), harness.Host, h)
+		}
+		r, ok := receivedReq(up, marker)
+		if err != nil || status != 200 || !ok || r.Target != c.upstream {
+			t.Fatalf("control %q: status %d (%v); upstream got %s, want %q", c.name, status, err, upstreamTarget(up, marker), c.upstream)
 		}
 	}
 
@@ -113,14 +140,34 @@ func TestAttackCorpusThroughEnvoy(t *testing.T) {
 			}
 			h = append(h, [2]string{k, v})
 		}
+		target := req.Path
 		for _, hv := range req.HeaderMap {
 			v := hv.GetValue()
 			if len(hv.GetRawValue()) > 0 {
 				v = string(hv.GetRawValue())
 			}
+			if hv.GetKey() == ":path" && req.Path == "" && pathsIn(req) == 1 {
+				// A row whose only path is one header_map :path (raw bytes
+				// Envoy could not put in a protobuf string) is, on the
+				// wire, a request line with that target.
+				target = v
+				continue
+			}
 			h = append(h, [2]string{hv.GetKey(), v})
 		}
-		out, status := runRow(t, env.Ingress, up, req.Method, req.Path, host, h, marker)
+		out, status := runRow(t, env.Ingress, up, req.Method, target, host, h, marker)
+		fwd, asked := rec.seen(marker)
+		// Who answered is read from what mfa-authz was asked, not only from
+		// the body: a row Envoy refused never reached the Check call.
+		switch {
+		case out == byMFA && !asked:
+			t.Errorf("%s / %s: denial with mfa-authz's body but no Check call", a.family, a.name)
+		case out == byEnvoy && asked && status != 307:
+			t.Errorf("%s / %s: answered %d as if by Envoy, but mfa-authz was asked (%s)", a.family, a.name, status, fwd)
+		}
+		if !asked {
+			fwd = "(not asked)"
+		}
 		if out == reachedUp {
 			// Envoy may have turned the attack into another request (merged
 			// slashes): what counts is that the upstream got a request the
@@ -128,7 +175,7 @@ func TestAttackCorpusThroughEnvoy(t *testing.T) {
 			// judged.
 			if r, ok := receivedReq(up, marker); ok {
 				if rule := s.Svc.Engine.Policy().Match(r.Method, r.Host, r.Target); rule == nil || !rule.MFARequired {
-					if r.Target != req.Path {
+					if r.Target != target {
 						out = rewritten
 					}
 				}
@@ -138,9 +185,9 @@ func TestAttackCorpusThroughEnvoy(t *testing.T) {
 			tally[a.family] = map[outcome]int{}
 		}
 		tally[a.family][out]++
-		fmt.Fprintf(&rows, "%-26s %-45s %d %-8q %q: %s\n", a.family, a.name, status, req.Method, req.Path, out)
+		fmt.Fprintf(&rows, "%-26s %-45s sent %q %q Host %q -> %d; mfa-authz saw %s; %s\n", a.family, a.name, req.Method, target, host, status, fwd, out)
 		if out == reachedUp {
-			t.Errorf("%s / %s: %s %q (host %q) reached the upstream through Envoy as %s", a.family, a.name, req.Method, req.Path, host, upstreamTarget(up, marker))
+			t.Errorf("%s / %s: %s %q (host %q) reached the upstream through Envoy as %s", a.family, a.name, req.Method, target, host, upstreamTarget(up, marker))
 		}
 	}
 	if n == 0 {
@@ -158,9 +205,21 @@ func TestAttackCorpusThroughEnvoy(t *testing.T) {
 		b.WriteString("\n")
 	}
 	t.Log(b.String())
+	t.Log("per row:\n" + rows.String())
 	if path := os.Getenv("ATTACK_ENVOY_REPORT"); path != "" {
 		_ = os.WriteFile(path, []byte(b.String()+"\n"+rows.String()), 0o644)
 	}
+}
+
+// pathsIn counts the :path entries of a row's header_map.
+func pathsIn(r harness.Req) int {
+	n := 0
+	for _, hv := range r.HeaderMap {
+		if hv.GetKey() == ":path" {
+			n++
+		}
+	}
+	return n
 }
 
 // runRow sends one row and follows one redirect, and says who stopped it.
@@ -257,4 +316,50 @@ func rawRequest(addr, method, target, host string, h [][2]string) (int, http.Hea
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, resp.Header, string(body), nil
+}
+
+// recorder is an ext_authz gRPC server in front of mfa-authz's: it notes
+// the method, :authority and :path each CheckRequest carries (what Envoy
+// made of the client's request) by x-request-id, and passes the request
+// and mfa-authz's answer through unchanged.
+type recorder struct {
+	authv3.UnimplementedAuthorizationServer
+	next authv3.AuthorizationClient
+	addr string
+
+	mu  sync.Mutex
+	got map[string]string
+}
+
+// startRecorder serves a recorder forwarding to next until t ends.
+func startRecorder(t *testing.T, next authv3.AuthorizationClient) *recorder {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{next: next, addr: lis.Addr().String(), got: map[string]string{}}
+	g := grpc.NewServer()
+	authv3.RegisterAuthorizationServer(g, r)
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(g.Stop)
+	return r
+}
+
+// Check implements authv3.AuthorizationServer.
+func (r *recorder) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	h := req.GetAttributes().GetRequest().GetHttp()
+	r.mu.Lock()
+	r.got[h.GetHeaders()["x-request-id"]] = fmt.Sprintf("%s %q Host %q", h.GetMethod(), h.GetPath(), h.GetHost())
+	r.mu.Unlock()
+	return r.next.Check(ctx, req)
+}
+
+// seen returns what the Check call for the request marked marker carried,
+// and whether there was one.
+func (r *recorder) seen(marker string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.got[marker]
+	return v, ok
 }
