@@ -135,17 +135,19 @@ ghz:
 # LOAD_DURATION; then the unprotected, session and missing-code mixes through
 # Caddy (caddy and wrk from `make test-deps`; LOAD_CADDY=false skips it) and
 # through Envoy (bin/tools/envoy), each front end driven closed-loop with
-# wrk and at a fixed rate with vegeta (LOAD_RATE per second, or half the
-# slowest front end's closed-loop RPS when 0) for LOAD_DURATION. Prints the
-# tables; reports in test/load/reports/.
+# wrk and at a fixed rate with vegeta (LOAD_RATE per second, or a quarter of
+# the slowest front end's closed-loop RPS when 0; three interleaved runs per
+# front end, the median p99 reported) for LOAD_DURATION. Prints the tables
+# with the ratios of (c) to (a) and (b); reports in test/load/reports/.
 LOAD_RATE ?= 0
 loadtest: tools envoy-bin
 	$(GO) run ./test/load/cmd/loadtest --ghz $(GHZ) --ghz-html $(GHZ_HTML) --vegeta $(VEGETA) --duration $(LOAD_DURATION) \
 		--concurrency $(LOAD_CONCURRENCY) --connections $(LOAD_CONNECTIONS) --mixes $(LOAD_MIXES) --caddy=$(LOAD_CADDY) --rate $(LOAD_RATE)
 
 # The short CI mode: every mix for LOAD_CI_DURATION, with assertions (TestLoad),
-# the Caddy stage included (caddy and wrk missing fail it under CI=true; a
-# missing envoy never does).
+# the Caddy and Envoy stages included (caddy, wrk, envoy or vegeta missing
+# fail it under CI=true). It asserts correctness, not the ratio targets: on a
+# 2-core machine shared with the load generators a 2 s ratio is noise.
 loadtest-ci: ghz vegeta envoy-bin
 	GHZ=$(GHZ) VEGETA=$(VEGETA) LOAD_CI_DURATION=$(LOAD_CI_DURATION) LOAD_CI_CONCURRENCY=$(LOAD_CI_CONCURRENCY) \
 		LOAD_REPORT_DIR=$(CURDIR)/test/load/reports/ci $(GO) test -count=1 -v -run '^TestLoad$$' ./test/load/
