@@ -8,6 +8,7 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz/factor"
 	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
+	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
@@ -61,4 +62,46 @@ func (e *Engine) checkCode(ctx context.Context, user string, enr *store.Enrollme
 func (e *Engine) enabled(enr *store.Enrollment, method string) bool {
 	f, known := e.factors.Lookup(method)
 	return known && f.Enabled(enr)
+}
+
+// Prove checks the MFA header of r for user, whose enrollment is enr,
+// under regulation: wrong codes count towards the lockout, a banned user
+// is refused. pending names a factor whose activation is in progress that
+// may prove itself too (the verify endpoint); a bare code then means it.
+// A right code is consumed (TOTP step, one-time code, recovery code). The
+// outcome is reported to the observer, if one is installed.
+func (e *Engine) Prove(ctx context.Context, r *Request, user string, enr *store.Enrollment, pending string, now time.Time) Proof {
+	p := e.prove(ctx, r, user, enr, pending, now)
+	h := e.obs.Load()
+	if h == nil || p.Reason == profile.Missing {
+		return p
+	}
+	method := p.Method
+	if method == "" {
+		method = e.codeMethod(r, enr, pending)
+	}
+	h.o.ObserveVerification(method, p)
+	return p
+}
+
+// codeMethod tells which factor r's code was for, the way prove resolves
+// it, for observing failed verifications; "" when it cannot be told.
+func (e *Engine) codeMethod(r *Request, enr *store.Enrollment, pending string) string {
+	raw, n := lookup(r.Header, e.header)
+	if n != 1 {
+		return ""
+	}
+	method, _, ok := parseCode(e.factors, raw)
+	if !ok || method != "" {
+		return method
+	}
+	if pending != "" {
+		return pending
+	}
+	if enr != nil {
+		if m := enr.Methods(); len(m) > 0 {
+			return m[0]
+		}
+	}
+	return ""
 }

@@ -11,11 +11,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mfa-authz/mfa-authz/authz/factor"
-	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/mfa-authz/mfa-authz/authz/factor"
+	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
 
 	"go.uber.org/zap"
 
@@ -186,117 +187,6 @@ func (e *Engine) Policy() *policy.Policy { return e.policy.Load() }
 // must strip it from requests sent upstream.
 func (e *Engine) HeaderName() string { return e.header }
 
-// Decision is the outcome of a check.
-type Decision struct {
-	// Allowed reports whether the request may go upstream.
-	Allowed bool
-	// Rule is the rule that decided, nil when no rule matched.
-	Rule *policy.Rule
-	// Method is the factor that verified the user (or MethodNone) on an
-	// allowed protected request; empty on an unprotected one.
-	Method string
-	// Reason is why the request was denied; zero when allowed.
-	Reason profile.Reason
-	// Denial is the rendered answer for the client when denied.
-	Denial profile.Denial
-	// Detail says more about the outcome for logs and metrics ("session",
-	// "replay", "store error", …). It never holds a code or secret.
-	Detail string
-	// User is the identity the decision was made for, "" when none.
-	User string
-	// API reports that mfa-authz answered the request itself (a
-	// self-service endpoint): Denial holds the answer, success or error,
-	// and the request must not go upstream.
-	API bool
-}
-
-// check is Check without the observer (see observe.go).
-func (e *Engine) check(ctx context.Context, r *Request) (d Decision) {
-	defer func() {
-		if p := recover(); p != nil {
-			e.log.Error("check panicked; request denied", zap.String("panic", fmt.Sprint(p)), zap.Stack("stack"))
-			// Rendered without reading the request's headers (deny looks up
-			// x-request-id): they may be what panicked.
-			flow := ""
-			if r != nil {
-				flow = r.ID
-			}
-			d = Decision{Rule: d.Rule, User: d.User, Reason: profile.Unavailable, Detail: "panic",
-				Denial: e.profile.Deny(profile.Unavailable, profile.Details{FlowID: flow})}
-		}
-	}()
-	if r == nil {
-		r = &Request{}
-	}
-	if r.Path == "" {
-		// No path means no way to tell whether the route is protected.
-		return e.deny(r, nil, "", profile.Unavailable, "no path", 0)
-	}
-	if r.NoSelfService {
-		// Refused before the endpoint could act: its answer (a secret,
-		// recovery codes, a 2xx) would never reach the client.
-		if h := e.api.Load(); h != nil && h.api.Serves(r.Method, r.Path) {
-			return e.deny(r, nil, "", profile.Unavailable, DetailNoSelfService, 0)
-		}
-	} else if d, ok := e.serveAPI(ctx, r); ok {
-		return d
-	}
-	pol := e.policy.Load()
-	rule := e.match(pol, r)
-	if rule == nil || !rule.MFARequired {
-		return Decision{Allowed: true, Rule: rule}
-	}
-	d.Rule = rule
-	user, detail := e.identity(r)
-	if user == "" {
-		if detail == "" && pol.AnonymousAllowed() {
-			return Decision{Allowed: true, Rule: rule, Method: MethodNone, Detail: "anonymous"}
-		}
-		if detail == "" {
-			detail = "no identity"
-		}
-		return e.deny(r, rule, "", profile.NoIdentity, detail, 0)
-	}
-	d.User = user
-	now := e.now()
-	grace := e.cfg.GracePeriod
-	if rule.HasGrace {
-		grace = rule.Grace
-	}
-	lk := e.sessionSrc.lookup(ctx, user, now, grace, time.Duration(e.sessionTTL.Load()))
-	switch {
-	case lk.err != nil:
-		e.log.Error("ban and session lookup failed; request denied", zap.String("failed", lk.failed), zap.Error(lk.err))
-		return e.deny(r, rule, user, profile.Unavailable, lk.failed, 0)
-	case lk.banned:
-		return e.deny(r, rule, user, profile.TooManyAttempts, "banned", lk.until.Sub(now))
-	case lk.ok:
-		return Decision{Allowed: true, Rule: rule, Method: lk.session.Method, Detail: "session", User: user}
-	}
-	return e.verify(ctx, r, rule, user, now)
-}
-
-// codelessDenial denies as missing its code, without reading the store, a
-// request that carries no code from a user the enrollment cache remembers
-// as having a factor. The user would be denied whatever the store said:
-// missing code, or not enrolled if a factor was removed elsewhere (the CLI,
-// another replica) within the cache's TTL; removals in this process drop
-// the entry at once (ForgetEnrollment). Users without a factor are never
-// taken from the cache, so a new enrollment is seen at once, and with
-// mfa.allow_unenrolled nothing is allowed from it. ok=false: read the store.
-func (e *Engine) codelessDenial(r *Request, rule *policy.Rule, user string) (Decision, bool) {
-	if e.enrolled == nil {
-		return Decision{}, false
-	}
-	if raw, n := lookup(r.Header, e.header); n > 1 || n == 1 && strings.TrimSpace(raw) != "" {
-		return Decision{}, false
-	}
-	if !e.enrolled.Has(user) {
-		return Decision{}, false
-	}
-	return e.deny(r, rule, user, profile.Missing, "no code", 0), true
-}
-
 // ForgetEnrollment drops what the engine remembers of user's enrollment,
 // before it returns: call it when the user's factors change in this
 // process.
@@ -317,78 +207,4 @@ func (e *Engine) EndSessions(ctx context.Context, user string) error {
 		return fmt.Errorf("authz: end sessions: %w", err)
 	}
 	return nil
-}
-
-// withinGrace reports whether a verification at verifiedAt still counts at
-// now. A verification from the future (the clock stepped back) counts only
-// within a second, so a clock jump cannot stretch a session.
-func withinGrace(verifiedAt, now time.Time, grace time.Duration) bool {
-	age := now.Sub(verifiedAt)
-	return grace > 0 && age < grace && age > -time.Second
-}
-
-// verify handles a protected request of an identified user with no session:
-// it needs a valid code now.
-func (e *Engine) verify(ctx context.Context, r *Request, rule *policy.Rule, user string, now time.Time) Decision {
-	if err := ctx.Err(); err != nil {
-		return e.deny(r, rule, user, profile.Unavailable, "deadline: "+err.Error(), 0)
-	}
-	if d, ok := e.codelessDenial(r, rule, user); ok {
-		return d
-	}
-	enr, err := e.store.Enrollment(ctx, user)
-	if errors.Is(err, store.ErrNotFound) {
-		enr, err = &store.Enrollment{}, nil
-	}
-	if err != nil {
-		e.log.Error("enrollment lookup failed; request denied", zap.Error(err))
-		return e.deny(r, rule, user, profile.Unavailable, "store error", 0)
-	}
-	methods := enr.Methods()
-	if e.enrolled != nil {
-		if len(methods) > 0 {
-			e.enrolled.Set(user)
-		} else {
-			e.enrolled.Forget(user, false)
-		}
-	}
-	if len(methods) == 0 {
-		if e.cfg.AllowUnenrolled {
-			return Decision{Allowed: true, Rule: rule, Method: MethodNone, Detail: "unenrolled", User: user}
-		}
-		return e.deny(r, rule, user, profile.NotEnrolled, "no factor enrolled", 0)
-	}
-	p := e.Prove(ctx, r, user, enr, "", now)
-	if !p.OK {
-		return e.deny(r, rule, user, p.Reason, p.Detail, p.RetryAfter)
-	}
-	method := p.Method
-	if !e.sessions.Put(user, cache.Session{VerifiedAt: now, Method: method}, time.Duration(e.sessionTTL.Load())) {
-		e.log.Warn("verified session not cached; the user will need a new code", zap.String("method", method))
-	}
-	return Decision{Allowed: true, Rule: rule, Method: method, Detail: "verified", User: user}
-}
-
-// Denial renders the active profile's denial for reason, for transports
-// that must deny a request they cannot hand to Check.
-func (e *Engine) Denial(reason profile.Reason, flowID string) profile.Denial {
-	return e.profile.Deny(reason, profile.Details{FlowID: flowID})
-}
-
-// deny renders a denial with the active profile.
-func (e *Engine) deny(r *Request, rule *policy.Rule, user string, reason profile.Reason, detail string, retry time.Duration) Decision {
-	flow := r.ID
-	if flow == "" {
-		flow, _ = lookup(r.Header, "x-request-id")
-	}
-	if retry > 0 && retry < time.Second {
-		retry = time.Second
-	}
-	return Decision{
-		Rule:   rule,
-		Reason: reason,
-		Denial: e.profile.Deny(reason, profile.Details{FlowID: flow, RetryAfter: retry}),
-		Detail: detail,
-		User:   user,
-	}
 }

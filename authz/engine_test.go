@@ -136,9 +136,9 @@ func (f *fixture) check(method, path string, h MapHeader) Decision {
 
 func expectDeny(t *testing.T, d Decision, reason profile.Reason, status int, detail string) {
 	t.Helper()
-	if d.Allowed || d.Reason != reason || d.Denial.Status != status || (detail != "" && d.Detail != detail) {
+	if d.Allowed || d.Reason != reason || d.Answer.Status != status || (detail != "" && d.Detail != detail) {
 		t.Fatalf("got allowed=%t reason=%s status=%d detail=%q body=%s; want %s %d %q",
-			d.Allowed, d.Reason, d.Denial.Status, d.Detail, d.Denial.Body, reason, status, detail)
+			d.Allowed, d.Reason, d.Answer.Status, d.Detail, d.Answer.Body, reason, status, detail)
 	}
 }
 
@@ -164,8 +164,8 @@ func TestNoIdentity(t *testing.T) {
 	f := newFixture(t, nil)
 	d := f.check("POST", "/carts/1", MapHeader{"x-mfa-code": "123456"})
 	expectDeny(t, d, profile.NoIdentity, 403, "no identity")
-	if d.Denial.Body != `{"errors":[{"status":403,"code":"5905","detail":"No customer identifier provided."}]}` {
-		t.Fatalf("body %s", d.Denial.Body)
+	if d.Answer.Body != `{"errors":[{"status":403,"code":"5905","detail":"No customer identifier provided."}]}` {
+		t.Fatalf("body %s", d.Answer.Body)
 	}
 	d = f.check("POST", "/carts/1", MapHeader{"x-user-id": "\x01bad"})
 	expectDeny(t, d, profile.NoIdentity, 403, "unusable identity header")
@@ -255,8 +255,8 @@ func TestLockout(t *testing.T) {
 	}
 	d := f.check("POST", "/carts/1", MapHeader{"x-user-id": "mallory", "x-mfa-code": f.code("mallory", 0)})
 	expectDeny(t, d, profile.TooManyAttempts, 429, "banned")
-	if d.Denial.RetryAfter != 15*time.Minute {
-		t.Fatalf("retry after %s", d.Denial.RetryAfter)
+	if d.Answer.RetryAfter != 15*time.Minute {
+		t.Fatalf("retry after %s", d.Answer.RetryAfter)
 	}
 	f.clock.Advance(15*time.Minute + time.Second)
 	expectAllow(t, f.check("POST", "/carts/1", MapHeader{"x-user-id": "mallory", "x-mfa-code": f.code("mallory", 0)}), "totp")

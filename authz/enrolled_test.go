@@ -32,7 +32,7 @@ func eventually(t *testing.T, check func() Decision, want profile.Reason, detail
 	for {
 		d := check()
 		if d.Reason == want && d.Detail == detail || time.Now().After(deadline) {
-			expectDeny(t, d, want, d.Denial.Status, detail)
+			expectDeny(t, d, want, d.Answer.Status, detail)
 			return
 		}
 		time.Sleep(time.Millisecond)

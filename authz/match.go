@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"bytes"
 	"net/url"
 	"strings"
 
@@ -45,9 +46,7 @@ func (e *Engine) match(pol *policy.Policy, r *Request) *policy.Rule {
 			}
 		}
 	}
-	// Frameworks decode parameter names too ("%5Fmethod" is "_method"), so a
-	// query with an escape is parsed as well.
-	if _, query, ok := strings.Cut(r.Path, "?"); ok && (strings.Contains(query, "method") || strings.Contains(query, "%")) {
+	if _, query, ok := strings.Cut(r.Path, "?"); ok {
 		query, _, _ = strings.Cut(query, "#")
 		rule = policy.Stricter(rule, matchMethodParams(pol, query, r))
 	}
@@ -61,7 +60,7 @@ func (e *Engine) match(pol *policy.Policy, r *Request) *policy.Rule {
 			rule = policy.Stricter(rule, pol.Match("", r.Host, r.Path))
 		case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
 			rule = policy.Stricter(rule, matchMethodParams(pol, string(r.Body), r))
-		case strings.HasPrefix(ct, "multipart/") && strings.Contains(string(r.Body), "method"):
+		case strings.HasPrefix(ct, "multipart/") && bytes.Contains(r.Body, []byte("method")):
 			// PHP reads _method from multipart forms too; the parts are not
 			// parsed here: any method.
 			rule = policy.Stricter(rule, pol.Match("", r.Host, r.Path))
@@ -72,12 +71,14 @@ func (e *Engine) match(pol *policy.Policy, r *Request) *policy.Rule {
 
 // matchMethodParams matches r under each method a _method parameter of the
 // URL-encoded form query names; a form the parser cannot fully read may
-// hide one, and is matched under any method.
+// hide one, and is matched under any method. Frameworks decode parameter
+// names too ("%5Fmethod" is "_method"), so a form with an escape is parsed
+// as well; one with neither "method" nor an escape names none.
 func matchMethodParams(pol *policy.Policy, query string, r *Request) *policy.Rule {
-	var rule *policy.Rule
 	if !strings.Contains(query, "method") && !strings.Contains(query, "%") {
 		return nil
 	}
+	var rule *policy.Rule
 	q, err := url.ParseQuery(query)
 	for k, ms := range q {
 		if !isMethodParam(k) {

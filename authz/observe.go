@@ -1,11 +1,7 @@
 package authz
 
 import (
-	"context"
 	"time"
-
-	"github.com/mfa-authz/mfa-authz/authz/profile"
-	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
 // Observer is told about every decision and every code verification the
@@ -39,74 +35,6 @@ func (e *Engine) SetObserver(o Observer) {
 		return
 	}
 	e.obs.Store(&observerHolder{o})
-}
-
-// Check decides r. It never panics and never allows a protected request
-// on an error: a panic inside is recovered as an Unavailable denial. The
-// decision is reported to the observer, if one is installed.
-func (e *Engine) Check(ctx context.Context, r *Request) Decision {
-	h, t := e.obs.Load(), e.tracer.Load()
-	if h == nil && t == nil {
-		return e.check(ctx, r)
-	}
-	start := time.Now()
-	d := e.check(ctx, r)
-	elapsed := time.Since(start)
-	if h != nil {
-		flow := ""
-		if r != nil {
-			if flow = r.ID; flow == "" {
-				flow, _ = lookup(r.Header, "x-request-id")
-			}
-		}
-		h.o.ObserveCheck(d, flow, elapsed)
-	}
-	if t != nil {
-		t.t.TraceCheck(traceContext(r), d, start, elapsed)
-	}
-	return d
-}
-
-// Prove checks the MFA header of r for user, whose enrollment is enr,
-// under regulation: wrong codes count towards the lockout, a banned user
-// is refused. pending names a factor whose activation is in progress that
-// may prove itself too (the verify endpoint); a bare code then means it.
-// A right code is consumed (TOTP step, one-time code, recovery code). The
-// outcome is reported to the observer, if one is installed.
-func (e *Engine) Prove(ctx context.Context, r *Request, user string, enr *store.Enrollment, pending string, now time.Time) Proof {
-	p := e.prove(ctx, r, user, enr, pending, now)
-	h := e.obs.Load()
-	if h == nil || p.Reason == profile.Missing {
-		return p
-	}
-	method := p.Method
-	if method == "" {
-		method = e.codeMethod(r, enr, pending)
-	}
-	h.o.ObserveVerification(method, p)
-	return p
-}
-
-// codeMethod tells which factor r's code was for, the way prove resolves
-// it, for observing failed verifications; "" when it cannot be told.
-func (e *Engine) codeMethod(r *Request, enr *store.Enrollment, pending string) string {
-	raw, n := lookup(r.Header, e.header)
-	if n != 1 {
-		return ""
-	}
-	method, _, ok := parseCode(e.factors, raw)
-	if !ok || method != "" {
-		return method
-	}
-	if pending != "" {
-		return pending
-	}
-	if enr != nil {
-		if m := enr.Methods(); len(m) > 0 {
-			return m[0]
-		}
-	}
-	return ""
 }
 
 // observeBan reports a new ban to the observer.

@@ -36,8 +36,8 @@ func TestEndSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := strings.TrimSpace(string(golden)); d.Denial.Body != want {
-		t.Fatalf("body %s, want %s", d.Denial.Body, want)
+	if want := strings.TrimSpace(string(golden)); d.Answer.Body != want {
+		t.Fatalf("body %s, want %s", d.Answer.Body, want)
 	}
 	if f.engine.SteppedUp(context.Background(), "alice", f.clock.Now()) {
 		t.Fatal("an ended session still counts as a step-up")

@@ -39,7 +39,7 @@ type Server struct {
 
 // sharedDenial is a denial's answer and the CheckResponse that carries it.
 type sharedDenial struct {
-	den  profile.Denial
+	den  profile.Answer
 	resp *authv3.CheckResponse
 }
 
@@ -112,16 +112,16 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 // deny returns the answer to a denied request, shared when an identical
 // one was built before.
 func (s *Server) deny(d authz.Decision) *authv3.CheckResponse {
-	if d.Denial.RetryAfter != 0 {
-		return denied(codes.PermissionDenied, d.Denial)
+	if d.Answer.RetryAfter != 0 {
+		return denied(codes.PermissionDenied, d.Answer)
 	}
 	slot := &s.denials[d.Reason]
-	if sd := slot.Load(); sd != nil && sd.den == d.Denial {
+	if sd := slot.Load(); sd != nil && sd.den == d.Answer {
 		return sd.resp
 	}
-	resp := denied(codes.PermissionDenied, d.Denial)
+	resp := denied(codes.PermissionDenied, d.Answer)
 	if slot.Load() == nil {
-		slot.Store(&sharedDenial{den: d.Denial, resp: resp})
+		slot.Store(&sharedDenial{den: d.Answer, resp: resp})
 	}
 	return resp
 }
@@ -136,10 +136,10 @@ func hashIf(user string) string {
 // malformed denies a request the engine cannot be asked about, with the
 // profile's Unavailable body and an INVALID_ARGUMENT rpc status.
 func (s *Server) malformed(flowID string) *authv3.CheckResponse {
-	return denied(codes.InvalidArgument, s.engine.Denial(profile.Unavailable, flowID))
+	return denied(codes.InvalidArgument, s.engine.Answer(profile.Unavailable, flowID))
 }
 
-func denied(code codes.Code, den profile.Denial) *authv3.CheckResponse {
+func denied(code codes.Code, den profile.Answer) *authv3.CheckResponse {
 	headers := make([]*corev3.HeaderValueOption, 0, 3)
 	den.Headers(func(name, value string) { headers = append(headers, header(name, value)) })
 	return &authv3.CheckResponse{

@@ -234,18 +234,18 @@ func (h *handler) check(w http.ResponseWriter, req *http.Request, envoy bool, re
 			ce.Write(zap.String("path", p), zap.Bool("envoy", envoy))
 		}
 	}
-	if !deliverable(d.Denial.Status, envoy) {
+	if !deliverable(d.Answer.Status, envoy) {
 		// The proxy would take this answer for an allow and send the
 		// request upstream, losing the answer. Only a self-service
 		// endpoint's success could be one, and NoSelfService keeps those
 		// from being answered: this is a guard, never an answer.
 		if ce := h.log.Check(zap.DebugLevel, "answer not deliverable over HTTP ext_authz; request denied"); ce != nil {
-			ce.Write(zap.Int("status", d.Denial.Status), zap.Bool("envoy", envoy))
+			ce.Write(zap.Int("status", d.Answer.Status), zap.Bool("envoy", envoy))
 		}
 		h.unavailable(w, req)
 		return
 	}
-	h.answer(w, d.Denial)
+	h.answer(w, d.Answer)
 }
 
 // deliverable reports whether the proxy sends an answer with status to
@@ -288,7 +288,7 @@ func (h *handler) allow(w http.ResponseWriter, method string, envoy bool) {
 
 // answer writes a rendered denial, whose status the caller has found
 // deliverable.
-func (h *handler) answer(w http.ResponseWriter, den profile.Denial) {
+func (h *handler) answer(w http.ResponseWriter, den profile.Answer) {
 	hdr := w.Header()
 	den.Headers(hdr.Set)
 	w.WriteHeader(den.Status)
@@ -305,7 +305,7 @@ func (h *handler) unavailable(w http.ResponseWriter, req *http.Request) {
 	if n != 1 {
 		flow = ""
 	}
-	den := h.engine.Denial(profile.Unavailable, flow)
+	den := h.engine.Answer(profile.Unavailable, flow)
 	if !deliverable(den.Status, false) {
 		den.Status = http.StatusServiceUnavailable // never an allow, whatever the profile says
 	}

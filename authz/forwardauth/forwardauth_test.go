@@ -535,7 +535,7 @@ func TestServedByService(t *testing.T) {
 // fakeAPI answers the self-service paths with a fixed answer and counts
 // the requests it answered.
 type fakeAPI struct {
-	answer  profile.Denial
+	answer  profile.Answer
 	handled atomic.Int32
 }
 
@@ -543,9 +543,9 @@ func (a *fakeAPI) Serves(_, target string) bool {
 	return strings.HasPrefix(target, "/multi-factor-auth-")
 }
 
-func (a *fakeAPI) Handle(_ context.Context, r *authz.Request) (profile.Denial, bool) {
+func (a *fakeAPI) Handle(_ context.Context, r *authz.Request) (profile.Answer, bool) {
 	if !strings.HasPrefix(r.Path, "/multi-factor-auth-") {
-		return profile.Denial{}, false
+		return profile.Answer{}, false
 	}
 	a.handled.Add(1)
 	return a.answer, true
@@ -560,7 +560,7 @@ func TestSelfServiceNotServed(t *testing.T) {
 	f := newFixture(t, "")
 	api := &fakeAPI{}
 	f.svc.Engine.SetAPI(api)
-	for _, answer := range []profile.Denial{
+	for _, answer := range []profile.Answer{
 		{Status: 200, ContentType: glueType, Body: `{"data":[]}`},
 		{Status: 201, ContentType: glueType, Body: `{"data":{"type":"totp"}}`},
 		{Status: 204},

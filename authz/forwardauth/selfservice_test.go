@@ -36,7 +36,7 @@ type spyAPI struct {
 	handled atomic.Int32
 }
 
-func (s *spyAPI) Handle(ctx context.Context, r *authz.Request) (profile.Denial, bool) {
+func (s *spyAPI) Handle(ctx context.Context, r *authz.Request) (profile.Answer, bool) {
 	s.handled.Add(1)
 	return s.API.Handle(ctx, r)
 }
@@ -321,7 +321,7 @@ func TestSelfServiceSpellings(t *testing.T) {
 func TestSelfServiceRefusedProblem(t *testing.T) {
 	s := newSelfService(t, "mfa:\n  profile: problem\n  problem_base_url: https://docs.example.com\n")
 	before := s.state(t)
-	want := s.svc.Engine.Denial(profile.Unavailable, "req-self-service")
+	want := s.svc.Engine.Answer(profile.Unavailable, "req-self-service")
 	if want.Status != 503 || !strings.Contains(want.Body, `"flow_id":"req-self-service"`) {
 		t.Fatalf("unexpected unavailable denial %+v", want)
 	}

@@ -20,7 +20,7 @@ import (
 // registered and a code sent to it. The new factor is pending: it does not
 // count for step-up until verified, so a mistyped destination or an
 // unscanned secret locks nobody out.
-func (a *API) activate(ctx context.Context, r *authz.Request, user string) profile.Denial {
+func (a *API) activate(ctx context.Context, r *authz.Request, user string) profile.Answer {
 	req, bad := a.readFactorRequest(ctx, r, user, TypeActivate)
 	if bad != nil {
 		return *bad

@@ -20,7 +20,7 @@ const activateTOTP = `\{"data":\{"type":"multi-factor-auth-type-activate","id":"
 
 // expectPendingTOTPShown asserts that the secret shown is the user's
 // stored pending factor's.
-func expectPendingTOTPShown(t *testing.T, e *env, got profile.Denial) {
+func expectPendingTOTPShown(t *testing.T, e *env, got profile.Answer) {
 	t.Helper()
 	m := regexp.MustCompile(activateTOTP).FindStringSubmatch(got.Body)
 	enr := e.enrollment(t, "alice")
@@ -32,8 +32,8 @@ func expectPendingTOTPShown(t *testing.T, e *env, got profile.Denial) {
 
 // expectPendingOOB asserts that the user's factor of method is pending at
 // dest and that one code was sent there.
-func expectPendingOOB(method, dest string) func(*testing.T, *env, profile.Denial) {
-	return func(t *testing.T, e *env, _ profile.Denial) {
+func expectPendingOOB(method, dest string) func(*testing.T, *env, profile.Answer) {
+	return func(t *testing.T, e *env, _ profile.Answer) {
 		t.Helper()
 		enr := e.enrollment(t, "alice")
 		if enr == nil || mfaapi.Status(enr, method) != mfaapi.StatusInProgress {
@@ -51,7 +51,7 @@ func expectPendingOOB(method, dest string) func(*testing.T, *env, profile.Denial
 }
 
 // expectNoFactor asserts that the user has no factor and nothing was sent.
-func expectNoFactor(t *testing.T, e *env, _ profile.Denial) {
+func expectNoFactor(t *testing.T, e *env, _ profile.Answer) {
 	t.Helper()
 	if enr := e.enrollment(t, "alice"); enr != nil {
 		t.Errorf("enrollment %+v, want none", enr)
@@ -136,7 +136,7 @@ func TestActivate(t *testing.T) {
 			},
 			code: func(t *testing.T, e *env) string { return "recovery " + e.codes[3] },
 			want: is(noContent),
-			after: func(t *testing.T, e *env, got profile.Denial) {
+			after: func(t *testing.T, e *env, got profile.Answer) {
 				expectPendingOOB("email", aliceEmail)(t, e, got)
 				if enr := e.enrollment(t, "alice"); !enr.Recovery[3].Used || enr.UnusedRecoveryCodes() != 9 {
 					t.Errorf("recovery codes after the step-up: %+v", enr.Recovery)
@@ -152,7 +152,7 @@ func TestActivate(t *testing.T) {
 				e.useRecovery(t, "alice", 3)
 			},
 			code: func(t *testing.T, e *env) string { return "recovery " + e.codes[3] },
-			want: glue(profile.InvalidRecoveryCode, "5901"), after: func(t *testing.T, e *env, _ profile.Denial) {
+			want: glue(profile.InvalidRecoveryCode, "5901"), after: func(t *testing.T, e *env, _ profile.Answer) {
 				if enr := e.enrollment(t, "alice"); enr.Email != nil {
 					t.Errorf("email factor added: %+v", enr.Email)
 				}
@@ -161,7 +161,7 @@ func TestActivate(t *testing.T) {
 		{name: "step-up with a wrong code, problem", opts: opts{profile: profile.Problem}, req: post("sms", dest(alicePhone)),
 			setup: func(t *testing.T, e *env) { e.enabledTOTP(t, "alice") },
 			code:  func(t *testing.T, e *env) string { return "totp " + wrongTOTP(t, e.totp) },
-			want:  problem(profile.Invalid), after: func(t *testing.T, e *env, _ profile.Denial) {
+			want:  problem(profile.Invalid), after: func(t *testing.T, e *env, _ profile.Answer) {
 				if enr := e.enrollment(t, "alice"); enr.SMS != nil {
 					t.Errorf("sms factor added: %+v", enr.SMS)
 				}
@@ -174,7 +174,7 @@ func TestActivate(t *testing.T) {
 		// within a step-up session, or for a first factor.
 		{name: "banned within a step-up", req: post("email", dest(aliceEmail)),
 			setup: func(t *testing.T, e *env) { e.enabledTOTP(t, "alice"); e.stepUp("alice"); e.ban(t, "alice") },
-			want:  glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute), after: func(t *testing.T, e *env, _ profile.Denial) {
+			want:  glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute), after: func(t *testing.T, e *env, _ profile.Answer) {
 				if enr := e.enrollment(t, "alice"); enr.Email != nil {
 					t.Errorf("email factor added: %+v", enr.Email)
 				}
@@ -226,7 +226,7 @@ func TestActivate(t *testing.T) {
 					t.Fatalf("cancel: %+v", got)
 				}
 			},
-			want: glueRetry(profile.ResendCooldown, "5916", 30*time.Second), after: func(t *testing.T, e *env, _ profile.Denial) {
+			want: glueRetry(profile.ResendCooldown, "5916", 30*time.Second), after: func(t *testing.T, e *env, _ profile.Answer) {
 				if msgs := e.sent(t); len(msgs) != 1 {
 					t.Errorf("%d codes sent, want 1", len(msgs))
 				}
@@ -245,7 +245,7 @@ func TestActivate(t *testing.T) {
 		// flood one inbox or phone; e-mail addresses regardless of case.
 		{name: "destination limit", opts: opts{limits: destLimits}, req: post("email", dest(aliceEmail)),
 			setup: activateFirst("bob", "email", aliceEmail),
-			want:  glueRetry(profile.TooManyEmails, "5914", time.Hour), after: func(t *testing.T, e *env, _ profile.Denial) {
+			want:  glueRetry(profile.TooManyEmails, "5914", time.Hour), after: func(t *testing.T, e *env, _ profile.Answer) {
 				if enr := e.enrollment(t, "alice"); enr != nil {
 					t.Errorf("enrollment %+v, want none", enr)
 				}
@@ -264,7 +264,7 @@ func TestActivate(t *testing.T) {
 		// that the next try is not held by the cooldown.
 		{name: "delivery failed", opts: opts{badBox: true}, req: post("email", dest(aliceEmail)),
 			want: glue(profile.DeliveryFailed, "5918"),
-			after: func(t *testing.T, e *env, _ profile.Denial) {
+			after: func(t *testing.T, e *env, _ profile.Answer) {
 				if enr := e.enrollment(t, "alice"); mfaapi.Status(enr, "email") != mfaapi.StatusInProgress {
 					t.Errorf("enrollment %+v, want email in progress", enr)
 				}

@@ -157,7 +157,7 @@ func (a *API) offered(m string) bool {
 }
 
 // handler answers one endpoint for an identified user.
-type handler func(ctx context.Context, r *authz.Request, user string) profile.Denial
+type handler func(ctx context.Context, r *authz.Request, user string) profile.Answer
 
 // route returns the handler of method and path, nil when none.
 func (a *API) route(method, target string) handler {
@@ -191,13 +191,13 @@ func (a *API) Serves(method, target string) bool { return a.route(method, target
 
 // Handle implements authz.API: it answers r when it is one of the
 // endpoints' (ok=false otherwise), success or error alike, as a
-// profile.Denial carrying the status and body to send. Every endpoint
+// profile.Answer carrying the status and body to send. Every endpoint
 // needs the user's identity, so its absence is answered here; a panic in
 // an endpoint is answered as an outage rather than taking the process down.
-func (a *API) Handle(ctx context.Context, r *authz.Request) (ans profile.Denial, ok bool) {
+func (a *API) Handle(ctx context.Context, r *authz.Request) (ans profile.Answer, ok bool) {
 	h := a.route(r.Method, r.Path)
 	if h == nil {
-		return profile.Denial{}, false
+		return profile.Answer{}, false
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -216,13 +216,13 @@ func (a *API) Handle(ctx context.Context, r *authz.Request) (ans profile.Denial,
 }
 
 // deny renders reason in the active profile, with the request's flow id.
-func (a *API) deny(r *authz.Request, reason profile.Reason, retry time.Duration) profile.Denial {
-	return a.o.Engine.DenialFor(r, reason, retry)
+func (a *API) deny(r *authz.Request, reason profile.Reason, retry time.Duration) profile.Answer {
+	return a.o.Engine.AnswerFor(r, reason, retry)
 }
 
 // unavailable logs what failed (the client only learns that something
 // did) and answers with the profile's outage error.
-func (a *API) unavailable(r *authz.Request, what string, err error) profile.Denial {
+func (a *API) unavailable(r *authz.Request, what string, err error) profile.Answer {
 	a.log.Error("self-service endpoint failed", zap.String("step", what), zap.Error(err))
 	return a.deny(r, profile.Unavailable, 0)
 }

@@ -124,7 +124,7 @@ func TestNoSelfService(t *testing.T) {
 		if d.Allowed || d.API || d.Reason != profile.Unavailable || d.Detail != authz.DetailNoSelfService {
 			t.Errorf("%s %s: decision %+v, want the refusal", ar.Method, ar.Path, d)
 		}
-		expect(t, d.Denial, unavailable)
+		expect(t, d.Answer, unavailable)
 	}
 	if got := e.enrollment(t, "alice"); !reflect.DeepEqual(got, before) {
 		t.Errorf("alice's enrollment changed:\n%+v\n%+v", before, got)
@@ -140,7 +140,7 @@ func TestNoSelfService(t *testing.T) {
 	// Unmarked, the endpoint answers (and acts: a code is sent).
 	d := e.svc.Engine.Check(context.Background(), req{path: config.DefaultTriggerPath, user: "alice",
 		body: body(mfaapi.TypeTrigger, "email")}.build())
-	if !d.API || d.Denial.Status != 204 {
+	if !d.API || d.Answer.Status != 204 {
 		t.Errorf("unmarked trigger: %+v", d)
 	}
 	e.expectSent(t, "alice", "email", aliceEmail)

@@ -33,8 +33,8 @@ type attributes struct {
 // The body must be complete and exactly one JSON document: a body cut
 // short by the transport, or followed by more data, could otherwise be
 // read as something the client did not send.
-func (a *API) parse(r *authz.Request, want string) (*attributes, *profile.Denial) {
-	bad := func() (*attributes, *profile.Denial) {
+func (a *API) parse(r *authz.Request, want string) (*attributes, *profile.Answer) {
+	bad := func() (*attributes, *profile.Answer) {
 		d := a.deny(r, profile.InvalidBody, 0)
 		return nil, &d
 	}
@@ -78,7 +78,7 @@ type factorRequest struct {
 
 // readFactorRequest parses r's body as a document of resource type want
 // and reads the user's enrollment; a failure is the answer to send.
-func (a *API) readFactorRequest(ctx context.Context, r *authz.Request, user, want string) (factorRequest, *profile.Denial) {
+func (a *API) readFactorRequest(ctx context.Context, r *authz.Request, user, want string) (factorRequest, *profile.Answer) {
 	at, bad := a.parse(r, want)
 	if bad != nil {
 		return factorRequest{}, bad

@@ -66,7 +66,7 @@ func TestBody(t *testing.T) {
 				},
 				req:  req{path: ep.path, user: "alice", code: "123456", body: c.body, truncated: c.truncated},
 				want: c.want,
-				after: func(t *testing.T, e *env, _ profile.Denial) {
+				after: func(t *testing.T, e *env, _ profile.Answer) {
 					if enr := e.enrollment(t, "alice"); enr == nil || len(enr.Methods()) != 2 {
 						t.Errorf("enrollment changed: %+v", enr)
 					}

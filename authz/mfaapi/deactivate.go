@@ -25,7 +25,7 @@ import (
 // Removing an enabled factor ends the user's verified session (on every
 // replica with the Redis store), so the next protected request needs a
 // code of a factor the user still has.
-func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) profile.Denial {
+func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) profile.Answer {
 	req, bad := a.readFactorRequest(ctx, r, user, TypeDeactivate)
 	if bad != nil {
 		return *bad
@@ -34,7 +34,7 @@ func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) pro
 		return ans
 	}
 	method := req.method
-	failed := func(reason profile.Reason, retry time.Duration) profile.Denial {
+	failed := func(reason profile.Reason, retry time.Duration) profile.Answer {
 		// Glue has one code for every refused deactivation; lockouts and
 		// outages keep their own answers.
 		if a.glue() && reason != profile.TooManyAttempts && reason != profile.Unavailable {

@@ -22,7 +22,7 @@ func TestDeactivate(t *testing.T) {
 	}
 	rightTOTP := func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) }
 	wrongCode := func(t *testing.T, e *env) string { return "totp " + wrongTOTP(t, e.totp) }
-	unenrolled := func(t *testing.T, e *env, _ profile.Denial) {
+	unenrolled := func(t *testing.T, e *env, _ profile.Answer) {
 		t.Helper()
 		if enr := e.enrollment(t, "alice"); enr != nil {
 			t.Errorf("enrollment %+v left after the last factor", enr)
@@ -40,7 +40,7 @@ func TestDeactivate(t *testing.T) {
 		{name: "with a recovery code", req: post("totp"), setup: totpOnly,
 			code: func(t *testing.T, e *env) string { return "recovery " + e.codes[9] }, want: is(noContent), after: unenrolled},
 		{name: "one of two factors", req: post("email"), setup: totpAndEmail, code: rightTOTP, want: is(noContent),
-			after: func(t *testing.T, e *env, _ profile.Denial) {
+			after: func(t *testing.T, e *env, _ profile.Answer) {
 				enr := e.enrollment(t, "alice")
 				if enr == nil || enr.Email != nil || !enr.Has("totp") || enr.UnusedRecoveryCodes() != 10 {
 					t.Errorf("enrollment %+v, want totp and the recovery codes left", enr)

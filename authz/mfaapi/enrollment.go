@@ -115,7 +115,7 @@ var (
 // updateFailed answers a failed enrollment update: a concurrent change
 // gets the answer the endpoint gives when it reads that state up front,
 // anything else is an outage.
-func (a *API) updateFailed(r *authz.Request, step string, err error) profile.Denial {
+func (a *API) updateFailed(r *authz.Request, step string, err error) profile.Answer {
 	switch {
 	case errors.Is(err, errAlreadyEnabled):
 		return a.deny(r, profile.AlreadyEnabled, 0)

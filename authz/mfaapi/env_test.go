@@ -210,7 +210,7 @@ func (w answer) with(retry time.Duration) answer {
 }
 
 // expect asserts that got is w.
-func expect(t *testing.T, got profile.Denial, w answer) {
+func expect(t *testing.T, got profile.Answer, w answer) {
 	t.Helper()
 	if got.Status != w.status || got.ContentType != w.ctype {
 		t.Errorf("answer %d %q, want %d %q; body %s", got.Status, got.ContentType, w.status, w.ctype, got.Body)
@@ -242,7 +242,7 @@ type row struct {
 	// code, when set, is the MFA header, computed after setup.
 	code  func(t *testing.T, e *env) string
 	want  func(t *testing.T) answer
-	after func(t *testing.T, e *env, got profile.Denial)
+	after func(t *testing.T, e *env, got profile.Answer)
 }
 
 func run(t *testing.T, rows []row) {
@@ -521,7 +521,7 @@ const recoveryDocument = `\{"data":\{"type":"multi-factor-auth-recovery-codes","
 
 // expectRecoveryShown asserts that the codes the answer shows are the
 // user's stored recovery codes, all unused.
-func (e *env) expectRecoveryShown(t *testing.T, user string, got profile.Denial) {
+func (e *env) expectRecoveryShown(t *testing.T, user string, got profile.Answer) {
 	t.Helper()
 	var doc struct {
 		Data struct {

@@ -227,7 +227,7 @@ func TestThroughEngine(t *testing.T) {
 	e := newEnv(t, opts{})
 	d := e.svc.Engine.Check(context.Background(), &authz.Request{Method: "GET", Path: config.DefaultTypesPath,
 		Header: authz.MapHeader{"x-user-id": "alice"}})
-	if !d.API || d.Denial.Status != 200 || d.Denial.ContentType != profile.GlueContentType {
+	if !d.API || d.Answer.Status != 200 || d.Answer.ContentType != profile.GlueContentType {
 		t.Fatalf("Check of the types endpoint: %+v", d)
 	}
 }
@@ -238,7 +238,7 @@ func TestThroughEngine(t *testing.T) {
 func TestInterleavedRequests(t *testing.T) {
 	const mallory = "mallory@example.com"
 	// call makes one request on the service's own API and asserts its status.
-	call := func(t *testing.T, e *env, r req, status int) profile.Denial {
+	call := func(t *testing.T, e *env, r req, status int) profile.Answer {
 		t.Helper()
 		got, ok := e.svc.API.Handle(context.Background(), r.build())
 		if !ok || got.Status != status {
@@ -262,7 +262,7 @@ func TestInterleavedRequests(t *testing.T) {
 	victimVerifies := func(t *testing.T, e *env) { call(t, e, verifyReq("email", "email 123456"), 200) }
 	// enabledWithCodes: alice's e-mail factor is enabled with all ten
 	// recovery codes, as her verify left it.
-	enabledWithCodes := func(t *testing.T, e *env, _ profile.Denial) {
+	enabledWithCodes := func(t *testing.T, e *env, _ profile.Answer) {
 		t.Helper()
 		enr := e.enrollment(t, "alice")
 		if enr == nil || mfaapi.Status(enr, "email") != mfaapi.StatusEnabled || enr.UnusedRecoveryCodes() != 10 {
@@ -271,7 +271,7 @@ func TestInterleavedRequests(t *testing.T) {
 	}
 	// malloryPending: the e-mail factor in progress is mallory's, not
 	// enabled, and alice got no recovery codes.
-	malloryPending := func(t *testing.T, e *env, _ profile.Denial) {
+	malloryPending := func(t *testing.T, e *env, _ profile.Answer) {
 		t.Helper()
 		enr := e.enrollment(t, "alice")
 		if enr == nil || mfaapi.Status(enr, "email") != mfaapi.StatusInProgress || enr.Email.Destination != mallory || len(enr.Recovery) != 0 {
@@ -300,7 +300,7 @@ func TestInterleavedRequests(t *testing.T) {
 		// activate of mallory's address must not be enabled by it.
 		{row: row{name: "verify email, destination replaced meanwhile", req: verifyReq("email", "email 123456"),
 			setup: pendingEmail, want: glue(profile.Invalid, "5901"),
-			after: both(malloryPending, func(t *testing.T, e *env, _ profile.Denial) { e.expectSent(t, "alice", "email", mallory) })},
+			after: both(malloryPending, func(t *testing.T, e *env, _ profile.Answer) { e.expectSent(t, "alice", "email", mallory) })},
 			interleave: func(t *testing.T, e *env) { call(t, e, activateReq("email", `"destination":`+quote(mallory)), 204) }},
 		{row: row{name: "verify email, destination replaced meanwhile, problem", opts: opts{profile: profile.Problem},
 			req: verifyReq("email", "email 123456"), setup: pendingEmail, want: problem(profile.Invalid), after: malloryPending},
@@ -317,7 +317,7 @@ func TestInterleavedRequests(t *testing.T) {
 		{row: row{name: "verify totp, secret replaced meanwhile", req: verifyReq("totp", ""),
 			setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
 			code:  func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
-			want:  glue(profile.Invalid, "5901"), after: func(t *testing.T, e *env, _ profile.Denial) {
+			want:  glue(profile.Invalid, "5901"), after: func(t *testing.T, e *env, _ profile.Answer) {
 				enr := e.enrollment(t, "alice")
 				if enr == nil || enr.TOTP == nil || !enr.TOTP.Pending || enr.TOTP.Secret == e.totp.Secret || len(enr.Recovery) != 0 {
 					t.Errorf("enrollment %+v, want the new secret in progress, no recovery codes", enr)

@@ -13,7 +13,7 @@ import (
 // recoveryCodes answers POST multi-factor-auth-recovery-codes: it replaces
 // the user's recovery codes with new ones, shown once, after a code of an
 // enabled factor (or a recovery code) proves the request is the user's.
-func (a *API) recoveryCodes(ctx context.Context, r *authz.Request, user string) profile.Denial {
+func (a *API) recoveryCodes(ctx context.Context, r *authz.Request, user string) profile.Answer {
 	if ans, ok := a.notBanned(ctx, r, user); !ok {
 		return ans
 	}

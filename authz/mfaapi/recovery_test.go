@@ -19,7 +19,7 @@ func TestRecoveryCodes(t *testing.T) {
 	rightTOTP := func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) }
 	// replaced asserts that the codes shown are the user's and the old
 	// ones are gone.
-	replaced := func(t *testing.T, e *env, got profile.Denial) {
+	replaced := func(t *testing.T, e *env, got profile.Answer) {
 		t.Helper()
 		e.expectRecoveryShown(t, "alice", got)
 		for _, c := range e.codes {
@@ -28,7 +28,7 @@ func TestRecoveryCodes(t *testing.T) {
 			}
 		}
 	}
-	kept := func(t *testing.T, e *env, _ profile.Denial) {
+	kept := func(t *testing.T, e *env, _ profile.Answer) {
 		t.Helper()
 		enr := e.enrollment(t, "alice")
 		if enr == nil || len(e.codes) > 0 && string(enr.Recovery[5].Hash) != string(e.st.SecretHash("alice", otc.RecoveryPurpose, e.codes[5])) {

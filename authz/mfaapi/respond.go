@@ -14,12 +14,12 @@ import (
 // endpoints are Glue clients. Errors come from the engine (API.deny).
 
 // noContent is the answer of an endpoint that succeeded with nothing to say.
-var noContent = profile.Denial{Status: http.StatusNoContent}
+var noContent = profile.Answer{Status: http.StatusNoContent}
 
 // document renders a JSON:API document whose primary data is data. HTML
 // escaping is off, so that an otpauth URI keeps its "&" as the client
 // will copy it, rather than "\u0026".
-func document(status int, data any) profile.Denial {
+func document(status int, data any) profile.Answer {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -28,7 +28,7 @@ func document(status int, data any) profile.Denial {
 	}{data}); err != nil {
 		panic(err) // strings, ints and slices of them only
 	}
-	return profile.Denial{Status: status, ContentType: profile.GlueContentType, Body: string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))}
+	return profile.Answer{Status: status, ContentType: profile.GlueContentType, Body: string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))}
 }
 
 // resource is a JSON:API resource object.
@@ -40,7 +40,7 @@ type resource struct {
 
 // recoveryDocument shows new recovery codes, the one time they exist in
 // the clear: the store keeps only their hashes.
-func recoveryDocument(codes []string) profile.Denial {
+func recoveryDocument(codes []string) profile.Answer {
 	type attrs struct {
 		Codes []string `json:"codes"`
 	}

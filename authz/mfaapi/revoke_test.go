@@ -79,7 +79,7 @@ func TestDeactivateEndsSession(t *testing.T) {
 			if d.Allowed || d.Reason != tc.reason || d.Detail != tc.detail {
 				t.Fatalf("after deactivate: %+v, want %s (%s)", d, tc.reason, tc.detail)
 			}
-			expect(t, d.Denial, glueErr(t, tc.reason, tc.glueCode))
+			expect(t, d.Answer, glueErr(t, tc.reason, tc.glueCode))
 			if e.svc.Engine.SteppedUp(ctx, "alice", time.Now()) {
 				t.Fatal("the ended session still counts as a step-up")
 			}

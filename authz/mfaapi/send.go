@@ -36,7 +36,7 @@ import (
 // cost nothing to make) cannot together flood one inbox or phone with
 // codes. Triggers do not count there: whoever can activate any destination
 // must not be able to hold back the codes its owner asks for.
-func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method, dest string, activation bool) (profile.Denial, bool) {
+func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method, dest string, activation bool) (profile.Answer, bool) {
 	now := a.o.Now()
 	l := a.o.Limits
 	var wait time.Duration
@@ -94,7 +94,7 @@ func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method, des
 			return a.deny(r, tenantReason, reset.Sub(now)), false
 		}
 	}
-	return profile.Denial{}, true
+	return profile.Answer{}, true
 }
 
 // destinationKey names dest's send counter: a keyed hash, so that the
@@ -114,7 +114,7 @@ func (a *API) destinationKey(method, dest string) string {
 // resend cooldown of a trigger against the user's next try. (An
 // activation's cooldown counter holds regardless: a delivery that timed
 // out may still have reached the destination.)
-func (a *API) send(ctx context.Context, r *authz.Request, user, method, dest string) profile.Denial {
+func (a *API) send(ctx context.Context, r *authz.Request, user, method, dest string) profile.Answer {
 	sender := a.o.Senders[method]
 	if sender == nil {
 		return a.deny(r, profile.TypeNotFound, 0)

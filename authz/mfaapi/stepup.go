@@ -18,15 +18,15 @@ import (
 // proving an enabled one: within a recent step-up, or with its code in the
 // MFA header now (which starts a session). A missing code is answered with
 // StepUpRequired (5919) rather than Missing, to tell the client why.
-func (a *API) requireStepUp(ctx context.Context, r *authz.Request, user string, enr *store.Enrollment, now time.Time) (profile.Denial, bool) {
+func (a *API) requireStepUp(ctx context.Context, r *authz.Request, user string, enr *store.Enrollment, now time.Time) (profile.Answer, bool) {
 	if len(enr.Methods()) == 0 || a.o.Engine.SteppedUp(ctx, user, now) {
-		return profile.Denial{}, true
+		return profile.Answer{}, true
 	}
 	p := a.o.Engine.Prove(ctx, r, user, enr, "", now)
 	switch {
 	case p.OK:
 		a.o.Engine.StartSession(user, p.Method, now)
-		return profile.Denial{}, true
+		return profile.Answer{}, true
 	case p.Reason == profile.Missing:
 		return a.deny(r, profile.StepUpRequired, 0), false
 	default:
@@ -46,7 +46,7 @@ func (a *API) steppedUpStill(ctx context.Context, user string, enr *store.Enroll
 // endpoint acts on a factor: a ban must not be sidestepped through a path
 // that needs no code (a live step-up session, cancelling an activation, a
 // trigger, a first factor). A failed lookup is an outage.
-func (a *API) notBanned(ctx context.Context, r *authz.Request, user string) (profile.Denial, bool) {
+func (a *API) notBanned(ctx context.Context, r *authz.Request, user string) (profile.Answer, bool) {
 	now := a.o.Now()
 	until, banned, err := a.o.Engine.BannedUntil(ctx, user, now)
 	switch {
@@ -55,5 +55,5 @@ func (a *API) notBanned(ctx context.Context, r *authz.Request, user string) (pro
 	case banned:
 		return a.deny(r, profile.TooManyAttempts, until.Sub(now)), false
 	}
-	return profile.Denial{}, true
+	return profile.Answer{}, true
 }

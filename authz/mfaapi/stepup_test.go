@@ -51,7 +51,7 @@ func (f *stepUpFixture) call(t *testing.T, path, mfaCode, body string) (int, str
 	if !d.API {
 		t.Fatalf("%s was not answered by the API: %+v", path, d)
 	}
-	return d.Denial.Status, d.Denial.Body
+	return d.Answer.Status, d.Answer.Body
 }
 
 func (f *stepUpFixture) lastCode(t *testing.T) string {

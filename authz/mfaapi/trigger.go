@@ -13,7 +13,7 @@ import (
 // the request it is about to make. The code goes to the destination
 // registered at activation, never to one in the body, so a trigger cannot
 // divert a user's codes.
-func (a *API) trigger(ctx context.Context, r *authz.Request, user string) profile.Denial {
+func (a *API) trigger(ctx context.Context, r *authz.Request, user string) profile.Answer {
 	req, bad := a.readFactorRequest(ctx, r, user, TypeTrigger)
 	if bad != nil {
 		return *bad

@@ -17,10 +17,10 @@ func TestTrigger(t *testing.T) {
 	enabled := func(method, dest string) func(*testing.T, *env) {
 		return func(t *testing.T, e *env) { e.oob(t, "alice", method, dest, true) }
 	}
-	sentTo := func(method, dest string) func(*testing.T, *env, profile.Denial) {
-		return func(t *testing.T, e *env, _ profile.Denial) { e.expectSent(t, "alice", method, dest) }
+	sentTo := func(method, dest string) func(*testing.T, *env, profile.Answer) {
+		return func(t *testing.T, e *env, _ profile.Answer) { e.expectSent(t, "alice", method, dest) }
 	}
-	nothingSent := func(t *testing.T, e *env, _ profile.Denial) { e.expectNothingSent(t) }
+	nothingSent := func(t *testing.T, e *env, _ profile.Answer) { e.expectNothingSent(t) }
 	limits := "  user_max_sends: 1\n  tenant_max_sends: 1\n  resend_cooldown: 0s"
 	// triggerFirst has user trigger method first, spending a send.
 	triggerFirst := func(user, method, dest string) func(*testing.T, *env) {
@@ -112,7 +112,7 @@ func TestTrigger(t *testing.T) {
 			want:  func(t *testing.T) answer { return problemErr(t, profile.TooManyAttempts).with(15 * time.Minute) }, after: nothingSent},
 
 		{name: "delivery failed", opts: opts{badBox: true}, req: post("email"), setup: enabled("email", aliceEmail),
-			want: glue(profile.DeliveryFailed, "5918"), after: func(t *testing.T, e *env, _ profile.Denial) {
+			want: glue(profile.DeliveryFailed, "5918"), after: func(t *testing.T, e *env, _ profile.Answer) {
 				if p := e.pending(t, "alice", "email"); p != nil {
 					t.Errorf("pending code %+v kept after a failed delivery", p)
 				}

@@ -10,7 +10,7 @@ import (
 
 // types answers GET multi-factor-auth-types: every offered method with the
 // user's status of it, so a client can show what to activate or verify.
-func (a *API) types(ctx context.Context, r *authz.Request, user string) profile.Denial {
+func (a *API) types(ctx context.Context, r *authz.Request, user string) profile.Answer {
 	enr, err := a.enrollment(ctx, user)
 	if err != nil {
 		return a.unavailable(r, "read enrollment", err)

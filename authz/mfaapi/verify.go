@@ -19,7 +19,7 @@ import (
 // may have replaced the secret or destination: errReplaced), and asks for
 // the step-up the first read did not need if the user has gained an
 // enabled factor meanwhile (errStepUp).
-func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile.Denial {
+func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile.Answer {
 	req, bad := a.readFactorRequest(ctx, r, user, TypeVerify)
 	if bad != nil {
 		return *bad

@@ -11,8 +11,8 @@ import (
 )
 
 // expectStatus asserts the user's status of method after the call.
-func expectStatus(method string, status int) func(*testing.T, *env, profile.Denial) {
-	return func(t *testing.T, e *env, _ profile.Denial) {
+func expectStatus(method string, status int) func(*testing.T, *env, profile.Answer) {
+	return func(t *testing.T, e *env, _ profile.Answer) {
 		t.Helper()
 		enr := e.enrollment(t, "alice")
 		got := mfaapi.StatusDisabled
@@ -26,8 +26,8 @@ func expectStatus(method string, status int) func(*testing.T, *env, profile.Deni
 }
 
 // both runs two after funcs.
-func both(a, b func(*testing.T, *env, profile.Denial)) func(*testing.T, *env, profile.Denial) {
-	return func(t *testing.T, e *env, got profile.Denial) {
+func both(a, b func(*testing.T, *env, profile.Answer)) func(*testing.T, *env, profile.Answer) {
+	return func(t *testing.T, e *env, got profile.Answer) {
 		t.Helper()
 		a(t, e, got)
 		b(t, e, got)
@@ -52,7 +52,7 @@ func TestVerify(t *testing.T) {
 		e.pendingCode(t, "alice", "sms", "654321", 0, time.Minute)
 		e.stepUp("alice")
 	}
-	recoveryShown := func(t *testing.T, e *env, got profile.Denial) { e.expectRecoveryShown(t, "alice", got) }
+	recoveryShown := func(t *testing.T, e *env, got profile.Answer) { e.expectRecoveryShown(t, "alice", got) }
 	run(t, []row{
 		// The first factor comes with recovery codes, shown once.
 		{name: "first factor totp", req: post("totp"), setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
@@ -62,7 +62,7 @@ func TestVerify(t *testing.T) {
 			code: func(t *testing.T, e *env) string { return totpCode(t, e.totp) },
 			want: is(documentLike(recoveryDocument)), after: both(expectStatus("totp", 2), recoveryShown)},
 		{name: "first factor email", req: withCode(post("email"), "email 123456"), setup: pendingEmail,
-			want: is(documentLike(recoveryDocument)), after: both(expectStatus("email", 2), func(t *testing.T, e *env, got profile.Denial) {
+			want: is(documentLike(recoveryDocument)), after: both(expectStatus("email", 2), func(t *testing.T, e *env, got profile.Answer) {
 				recoveryShown(t, e, got)
 				if p := e.pending(t, "alice", "email"); p != nil {
 					t.Errorf("the used code is still pending: %+v", p)
@@ -73,7 +73,7 @@ func TestVerify(t *testing.T) {
 		{name: "recovery codes the user has are kept", req: post("totp"),
 			setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice"); e.recovery(t, "alice") },
 			code:  func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
-			want:  is(noContent), after: both(expectStatus("totp", 2), func(t *testing.T, e *env, _ profile.Denial) {
+			want:  is(noContent), after: both(expectStatus("totp", 2), func(t *testing.T, e *env, _ profile.Answer) {
 				if enr := e.enrollment(t, "alice"); enr.UnusedRecoveryCodes() != 10 ||
 					string(enr.Recovery[0].Hash) != string(e.st.SecretHash("alice", "recovery", e.codes[0])) {
 					t.Errorf("recovery codes replaced: %+v", enr.Recovery)
@@ -91,7 +91,7 @@ func TestVerify(t *testing.T) {
 			code:  func(t *testing.T, e *env) string { return "totp " + wrongTOTP(t, e.totp) },
 			want:  problem(profile.Invalid), after: expectStatus("totp", 1)},
 		{name: "wrong email code", req: withCode(post("email"), "email 000000"), setup: pendingEmail,
-			want: glue(profile.Invalid, "5901"), after: both(expectStatus("email", 1), func(t *testing.T, e *env, _ profile.Denial) {
+			want: glue(profile.Invalid, "5901"), after: both(expectStatus("email", 1), func(t *testing.T, e *env, _ profile.Answer) {
 				if p := e.pending(t, "alice", "email"); p == nil || p.Attempts != 1 {
 					t.Errorf("pending code %+v, want one attempt counted", p)
 				}
@@ -143,7 +143,7 @@ func TestVerify(t *testing.T) {
 				e.oob(t, "alice", "email", "mallory@example.com", false)
 				e.pendingCodeTo(t, "alice", "email", "123456", aliceEmail, 0, time.Minute)
 			},
-			want: glue(profile.Invalid, "5901"), after: func(t *testing.T, e *env, _ profile.Denial) {
+			want: glue(profile.Invalid, "5901"), after: func(t *testing.T, e *env, _ profile.Answer) {
 				if enr := e.enrollment(t, "alice"); mfaapi.Status(enr, "email") != mfaapi.StatusInProgress || len(enr.Recovery) != 0 {
 					t.Errorf("enrollment %+v, want e-mail in progress, no recovery codes", enr)
 				}

@@ -28,14 +28,14 @@ var GlueCode = map[Reason]GlueError{
 }
 
 type glue struct {
-	denials map[Reason]Denial
+	denials map[Reason]Answer
 }
 
 func newGlue(header string) *glue {
-	g := &glue{denials: make(map[Reason]Denial, len(GlueCode))}
+	g := &glue{denials: make(map[Reason]Answer, len(GlueCode))}
 	for r, e := range GlueCode {
 		e.Detail = sprintfHeader(e.Detail, header)
-		g.denials[r] = Denial{Status: e.Status, ContentType: GlueContentType, Body: GlueDocument(e)}
+		g.denials[r] = Answer{Status: e.Status, ContentType: GlueContentType, Body: GlueDocument(e)}
 	}
 	return g
 }
@@ -53,7 +53,7 @@ func GlueDocument(e GlueError) string {
 
 func (g *glue) Name() string { return Glue }
 
-func (g *glue) Deny(r Reason, d Details) Denial {
+func (g *glue) Deny(r Reason, d Details) Answer {
 	den, ok := g.denials[r]
 	if !ok {
 		den = g.denials[Unavailable]

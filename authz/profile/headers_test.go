@@ -11,15 +11,15 @@ import (
 func TestHeaders(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		d    Denial
+		d    Answer
 		want string
 	}{
-		{"body", Denial{Status: 403, ContentType: GlueContentType}, "content-type: " + GlueContentType + "; cache-control: no-store"},
-		{"no body (204)", Denial{Status: 204}, "cache-control: no-store"},
-		{"retry rounds up", Denial{Status: 429, ContentType: ProblemContentType, RetryAfter: 1200 * time.Millisecond},
+		{"body", Answer{Status: 403, ContentType: GlueContentType}, "content-type: " + GlueContentType + "; cache-control: no-store"},
+		{"no body (204)", Answer{Status: 204}, "cache-control: no-store"},
+		{"retry rounds up", Answer{Status: 429, ContentType: ProblemContentType, RetryAfter: 1200 * time.Millisecond},
 			"content-type: " + ProblemContentType + "; cache-control: no-store; retry-after: 2"},
-		{"whole seconds stay", Denial{Status: 429, RetryAfter: 90 * time.Second}, "cache-control: no-store; retry-after: 90"},
-		{"under a second is one", Denial{Status: 429, RetryAfter: time.Nanosecond}, "cache-control: no-store; retry-after: 1"},
+		{"whole seconds stay", Answer{Status: 429, RetryAfter: 90 * time.Second}, "cache-control: no-store; retry-after: 90"},
+		{"under a second is one", Answer{Status: 429, RetryAfter: time.Nanosecond}, "cache-control: no-store; retry-after: 1"},
 	} {
 		var got []string
 		c.d.Headers(func(name, value string) { got = append(got, name+": "+value) })

@@ -69,7 +69,7 @@ func newProblem(header, baseURL string) *problem {
 
 func (p *problem) Name() string { return Problem }
 
-func (p *problem) Deny(r Reason, d Details) Denial {
+func (p *problem) Deny(r Reason, d Details) Answer {
 	prefix, ok := p.prefixes[r]
 	if !ok {
 		r = Unavailable
@@ -80,7 +80,7 @@ func (p *problem) Deny(r Reason, d Details) Denial {
 		flow = NewFlowID()
 	}
 	// flow holds only characters that need no JSON escaping (ValidFlowID).
-	return Denial{
+	return Answer{
 		Status:      p.statuses[r],
 		ContentType: ProblemContentType,
 		Body:        prefix + flow + `"}`,

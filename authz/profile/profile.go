@@ -59,8 +59,10 @@ func (r Reason) String() string {
 // Reasons lists every reason, for tests and documentation.
 var Reasons = []Reason{Missing, Invalid, NotEnrolled, TooManyAttempts, NoIdentity, Unavailable}
 
-// Denial is a rendered HTTP denial: what Envoy sends back to the client.
-type Denial struct {
+// Answer is a rendered HTTP answer that mfa-authz gives the client itself:
+// a denial of a protected request, or a self-service endpoint's reply,
+// success or error. Transports send it as it is.
+type Answer struct {
 	Status      int
 	ContentType string
 	Body        string
@@ -73,7 +75,7 @@ type Denial struct {
 // cache-control: no-store (an MFA answer is about one user and one moment),
 // and retry-after in whole seconds, rounded up, when d.RetryAfter is set.
 // Names are lower case, as HTTP/2 sends them.
-func (d Denial) Headers(set func(name, value string)) {
+func (d Answer) Headers(set func(name, value string)) {
 	if d.ContentType != "" {
 		set("content-type", d.ContentType)
 	}
@@ -97,7 +99,7 @@ type Profile interface {
 	// Name is the profile's config name ("glue" or "problem").
 	Name() string
 	// Deny renders the denial for reason.
-	Deny(reason Reason, d Details) Denial
+	Deny(reason Reason, d Details) Answer
 }
 
 // Names of the built-in profiles, as written in mfa.profile.

@@ -89,8 +89,8 @@ func TestWatchRevocationsEndsSession(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if d.Allowed || d.Reason != profile.Missing || d.Denial.Status != 403 ||
-		strings.TrimSpace(d.Denial.Body) != string(bytes.TrimSpace(want)) {
+	if d.Allowed || d.Reason != profile.Missing || d.Answer.Status != 403 ||
+		strings.TrimSpace(d.Answer.Body) != string(bytes.TrimSpace(want)) {
 		t.Fatalf("3 s after the revocation: %+v, want the missing-code denial %s", d, want)
 	}
 

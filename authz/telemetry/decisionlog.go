@@ -110,7 +110,7 @@ func (l *DecisionLog) ObserveCheck(d authz.Decision, flowID string, elapsed time
 		zap.String("rule", rule),
 		zap.Int("rule_index", ruleIndex),
 		zap.String("method", d.Method),
-		zap.Int("status", d.Denial.Status),
+		zap.Int("status", d.Answer.Status),
 		zap.Duration("latency", elapsed),
 		zap.String("flow_id", flowID),
 		zap.String("user_hash", user),

@@ -257,7 +257,7 @@ func (m *Metrics) ObserveCheck(d authz.Decision, _ string, elapsed time.Duration
 	m.duration.Observe(elapsed.Seconds())
 	switch {
 	case d.API:
-		class := d.Denial.Status / 100
+		class := d.Answer.Status / 100
 		if class < 1 || class >= len(m.apiBy) {
 			class = 0
 		}

@@ -35,7 +35,7 @@ func TestDecisionLogFieldsAndNoSecrets(t *testing.T) {
 	l.ObserveCheck(authz.Decision{Allowed: true, Rule: r, Method: "totp", Detail: "verified", User: secretUser},
 		"flow-42", 3*time.Millisecond)
 	l.ObserveCheck(authz.Decision{Rule: r, Reason: profile.Invalid, Detail: "wrong code", User: secretUser,
-		Denial: profile.Denial{Status: 403}}, "flow-43", time.Millisecond)
+		Answer: profile.Answer{Status: 403}}, "flow-43", time.Millisecond)
 	entries := logs.All()
 	if len(entries) != 2 {
 		t.Fatalf("%d lines, want 2", len(entries))
@@ -107,7 +107,7 @@ func TestObserveCheckDoesNotAllocate(t *testing.T) {
 		{Allowed: true},
 		{Allowed: true, Rule: r, Method: "totp", Detail: "session", User: secretUser},
 		{Rule: r, Reason: profile.Missing, Detail: "no code", User: secretUser},
-		{API: true, Denial: profile.Denial{Status: 200}},
+		{API: true, Answer: profile.Answer{Status: 200}},
 	}
 	for _, d := range decisions {
 		if n := testing.AllocsPerRun(200, func() { o.ObserveCheck(d, "flow", time.Millisecond) }); n != 0 {

@@ -149,12 +149,12 @@ func (t *Tracer) TraceCheck(tc authz.TraceContext, d authz.Decision, start time.
 	attrs := make([]attribute.KeyValue, 0, 8)
 	switch {
 	case d.API:
-		attrs = append(attrs, attribute.String(AttrDecision, "api"), attribute.Int(AttrStatus, d.Denial.Status))
+		attrs = append(attrs, attribute.String(AttrDecision, "api"), attribute.Int(AttrStatus, d.Answer.Status))
 	case d.Allowed:
 		attrs = append(attrs, attribute.String(AttrDecision, "allow"))
 	default:
 		attrs = append(attrs, attribute.String(AttrDecision, "deny"), attribute.String(AttrReason, d.Reason.String()),
-			attribute.Int(AttrStatus, d.Denial.Status))
+			attribute.Int(AttrStatus, d.Answer.Status))
 	}
 	if d.Rule != nil {
 		attrs = append(attrs, attribute.String(AttrRule, d.Rule.Path), attribute.Int(AttrRuleIndex, d.Rule.Index))

@@ -53,10 +53,10 @@ func TestSpanJoinsTheRequestTrace(t *testing.T) {
 	at := time.Now().Add(-time.Second)
 	parent := authz.TraceContext{Parent: "00-" + traceID + "-" + parentSpanID + "-01", State: "vendor=x"}
 	tr.TraceCheck(parent, authz.Decision{Rule: rule, User: user, Reason: profile.Missing, Detail: "no code",
-		Denial: profile.Denial{Status: 403}}, at, 3*time.Millisecond)
+		Answer: profile.Answer{Status: 403}}, at, 3*time.Millisecond)
 	tr.TraceCheck(parent, authz.Decision{Allowed: true, Rule: rule, User: user, Method: "totp", Detail: "session"}, at, time.Millisecond)
 	tr.TraceCheck(parent, authz.Decision{Rule: rule, User: user, Reason: profile.Unavailable, Detail: "store error",
-		Denial: profile.Denial{Status: 503}}, at, time.Millisecond)
+		Answer: profile.Answer{Status: 503}}, at, time.Millisecond)
 	flush(t, tr)
 	spans := rcv.WaitSpans(3, 10*time.Second)
 	if len(spans) != 3 {

@@ -222,14 +222,9 @@ func pathsIn(r harness.Req) int {
 	return n
 }
 
-// runRow sends one row and follows one redirect, and says who stopped it.
+// runRow sends one row, follows one redirect, and says who stopped it and
+// with which status.
 func runRow(t *testing.T, addr string, up *envoytest.Upstream, method, path, host string, h [][2]string, marker string) (outcome, int) {
-	t.Helper()
-	o, status := runRowStatus(t, addr, up, method, path, host, h, marker)
-	return o, status
-}
-
-func runRowStatus(t *testing.T, addr string, up *envoytest.Upstream, method, path, host string, h [][2]string, marker string) (outcome, int) {
 	t.Helper()
 	status, hdr, body, err := rawRequest(addr, method, path, host, h)
 	if received(up, marker) {

@@ -210,8 +210,8 @@ func TestEnginePanics(t *testing.T) {
 	eng := e.s.Svc.Engine
 	for _, path := range []string{"/carts/1", "/checkout"} {
 		d := eng.Check(context.Background(), &authz.Request{Method: "POST", Path: path, Header: panicHeader{}})
-		if d.Allowed || d.Reason != profile.Unavailable || d.Denial.Status != 503 || !strings.Contains(d.Detail, "panic") {
-			t.Fatalf("panicking headers on %s: allowed=%t reason=%v status=%d detail=%q", path, d.Allowed, d.Reason, d.Denial.Status, d.Detail)
+		if d.Allowed || d.Reason != profile.Unavailable || d.Answer.Status != 503 || !strings.Contains(d.Detail, "panic") {
+			t.Fatalf("panicking headers on %s: allowed=%t reason=%v status=%d detail=%q", path, d.Allowed, d.Reason, d.Answer.Status, d.Detail)
 		}
 	}
 	e.serving()

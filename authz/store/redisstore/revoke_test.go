@@ -81,8 +81,8 @@ func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 func expectDenied(t *testing.T, who string, d authz.Decision, reason profile.Reason, code, detail string) {
 	t.Helper()
 	want := `{"errors":[{"status":403,"code":"` + code + `","detail":`
-	if d.Allowed || d.Reason != reason || d.Detail != detail || d.Denial.Status != 403 ||
-		len(d.Denial.Body) < len(want) || d.Denial.Body[:len(want)] != want {
+	if d.Allowed || d.Reason != reason || d.Detail != detail || d.Answer.Status != 403 ||
+		len(d.Answer.Body) < len(want) || d.Answer.Body[:len(want)] != want {
 		t.Fatalf("%s: %+v; want %s %s (%s)", who, d, reason, code, detail)
 	}
 }

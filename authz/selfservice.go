@@ -2,9 +2,10 @@ package authz
 
 import (
 	"context"
-	"github.com/mfa-authz/mfa-authz/authz/factor"
 	"strings"
 	"time"
+
+	"github.com/mfa-authz/mfa-authz/authz/factor"
 
 	"go.uber.org/zap"
 
@@ -25,7 +26,7 @@ const (
 type API interface {
 	// Serves reports whether method and target name one of the endpoints.
 	Serves(method, target string) bool
-	Handle(ctx context.Context, r *Request) (answer profile.Denial, ok bool)
+	Handle(ctx context.Context, r *Request) (answer profile.Answer, ok bool)
 }
 
 type apiHolder struct{ api API }
@@ -41,7 +42,7 @@ func (e *Engine) SetAPI(a API) {
 }
 
 // serveAPI answers r if it is an API request. The answer is a Decision that
-// is not allowed (the upstream is never called) whose Denial carries the
+// is not allowed (the upstream is never called) whose Answer carries the
 // endpoint's status and body, success or error: a transport that renders
 // denials sends it to the client as is.
 func (e *Engine) serveAPI(ctx context.Context, r *Request) (Decision, bool) {
@@ -59,7 +60,7 @@ func (e *Engine) serveAPI(ctx context.Context, r *Request) (Decision, bool) {
 	if !ok {
 		return Decision{}, false
 	}
-	return Decision{Denial: ans, Detail: "api", API: true}, true
+	return Decision{Answer: ans, Detail: "api", API: true}, true
 }
 
 // Identity returns the request's user id as Check determines it; detail
@@ -140,10 +141,10 @@ func (e *Engine) codeMaxAttempts() int {
 	return 3
 }
 
-// DenialFor renders the active profile's answer for reason, with the
+// AnswerFor renders the active profile's answer for reason, with the
 // request's flow id, for the self-service endpoints.
-func (e *Engine) DenialFor(r *Request, reason profile.Reason, retry time.Duration) profile.Denial {
-	return e.deny(r, nil, "", reason, "", retry).Denial
+func (e *Engine) AnswerFor(r *Request, reason profile.Reason, retry time.Duration) profile.Answer {
+	return e.deny(r, nil, "", reason, "", retry).Answer
 }
 
 // Profile returns the active profile.
