@@ -132,14 +132,14 @@ func (e *Engine) check(ctx context.Context, r *Request) (d Decision) {
 	return e.verify(ctx, r, rule, user, now)
 }
 
-// codelessDenial denies as missing its code, without reading the store, a
-// request that carries no code from a user the enrollment cache remembers
-// as having a factor. The user would be denied whatever the store said:
-// missing code, or not enrolled if a factor was removed elsewhere (the CLI,
-// another replica) within the cache's TTL; removals in this process drop
-// the entry at once (ForgetEnrollment). Users without a factor are never
-// taken from the cache, so a new enrollment is seen at once, and with
-// mfa.allow_unenrolled nothing is allowed from it. ok=false: read the store.
+// codelessDenial denies, without reading the store, a request that
+// carries no code from a user the enrollment cache remembers: as missing
+// its code when the user has a factor, as not enrolled when not. The user
+// would be denied whatever the store said, but for which of the two: a
+// factor added or removed elsewhere (the CLI, another replica) shows
+// within the cache's TTL; changes made in this process drop the entry at
+// once (ForgetEnrollment). With mfa.allow_unenrolled "has no factor" is an
+// allow and is never taken from the cache. ok=false: read the store.
 func (e *Engine) codelessDenial(r *Request, rule *policy.Rule, user string) (Decision, bool) {
 	if e.enrolled == nil {
 		return Decision{}, false
@@ -147,10 +147,16 @@ func (e *Engine) codelessDenial(r *Request, rule *policy.Rule, user string) (Dec
 	if raw, n := lookup(r.Header, e.header); n > 1 || n == 1 && strings.TrimSpace(raw) != "" {
 		return Decision{}, false
 	}
-	if !e.enrolled.Has(user) {
+	switch enrolled, known := e.enrolled.Lookup(user); {
+	case !known:
 		return Decision{}, false
+	case enrolled:
+		return e.deny(r, rule, user, profile.Missing, "no code", 0), true
+	case e.cfg.AllowUnenrolled:
+		return Decision{}, false
+	default:
+		return e.deny(r, rule, user, profile.NotEnrolled, "no factor enrolled", 0), true
 	}
-	return e.deny(r, rule, user, profile.Missing, "no code", 0), true
 }
 
 // withinGrace reports whether a verification at verifiedAt still counts at
@@ -180,10 +186,13 @@ func (e *Engine) verify(ctx context.Context, r *Request, rule *policy.Rule, user
 	}
 	methods := enr.Methods()
 	if e.enrolled != nil {
-		if len(methods) > 0 {
-			e.enrolled.Set(user)
-		} else {
+		switch {
+		case len(methods) > 0:
+			e.enrolled.Set(user, true)
+		case e.cfg.AllowUnenrolled:
 			e.enrolled.Forget(user, false)
+		default:
+			e.enrolled.Set(user, false)
 		}
 	}
 	if len(methods) == 0 {

@@ -58,13 +58,34 @@ func TestCodelessDenialSkipsTheStore(t *testing.T) {
 	expectDeny(t, d, profile.Unavailable, 503, "store error")
 }
 
-// "Has no factor" is never remembered: an enrollment made while the server
-// runs is seen by the very next request.
-func TestNewEnrollmentSeenAtOnce(t *testing.T) {
+// "Has no factor" is remembered too, so that not-enrolled denials skip the
+// store as well: a factor added behind the engine's back (the CLI, another
+// replica) changes only which denial a code-less request gets until the
+// entry expires; one added in this process (ForgetEnrollment) is seen at
+// once, and a request with a code always reads the store.
+func TestNewEnrollment(t *testing.T) {
 	f := newFixture(t, withEnrolled(t, false))
 	codeless := func() Decision { return f.check("POST", "/carts/1", MapHeader{"x-user-id": "bob"}) }
+	expectDeny(t, codeless(), profile.NotEnrolled, 403, "no factor enrolled")
+	f.store.err = errors.New("store down")
+	eventually(t, codeless, profile.NotEnrolled, "no factor enrolled") // now from the cache
+	f.store.err = nil
+	f.enroll("bob")
+	expectDeny(t, codeless(), profile.NotEnrolled, 403, "no factor enrolled")
+	expectAllow(t, f.check("POST", "/carts/1", MapHeader{"x-user-id": "bob", "x-mfa-code": f.code("bob", 0)}), "totp")
+	f.engine.ForgetEnrollment("bob")
+	f.engine.sessions.Delete("bob")
+	expectDeny(t, codeless(), profile.Missing, 403, "no code")
+}
+
+// With mfa.allow_unenrolled "has no factor" lets requests through, so it
+// is never taken from the cache: an enrollment made while the server runs
+// is seen by the very next request.
+func TestNewEnrollmentSeenAtOnceWhenUnenrolledPass(t *testing.T) {
+	f := newFixture(t, withEnrolled(t, true))
+	codeless := func() Decision { return f.check("POST", "/carts/1", MapHeader{"x-user-id": "bob"}) }
 	for range 3 {
-		expectDeny(t, codeless(), profile.NotEnrolled, 403, "no factor enrolled")
+		expectAllow(t, codeless(), MethodNone)
 		time.Sleep(10 * time.Millisecond)
 	}
 	f.enroll("bob")

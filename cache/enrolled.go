@@ -7,17 +7,19 @@ import (
 	"github.com/dgraph-io/ristretto/v2"
 )
 
-// Enrolled remembers for a short while which users have an enabled factor,
-// so that a protected request without a code, from such a user outside the
-// grace period, is denied as missing its code without reading the store.
-// Only "has a factor" is remembered, never "has none": a new enrollment is
-// seen at once, and an entry made stale by a removal elsewhere can only give
-// a code-less request the missing-code denial instead of the not-enrolled
-// one, for at most the TTL; it never lets a request through. Requests that
-// carry a code always read the store. The zero value is not usable: call
-// NewEnrolled.
+// Enrolled remembers for a short while whether users have an enabled
+// factor, so that a protected request without a code, from a user outside
+// the grace period, is denied without reading the store: as missing its
+// code when the user has a factor, as not enrolled when not.
+//
+// Both answers are denials, so a stale entry (a factor added or removed by
+// the CLI or another replica within the TTL) can only change which of the
+// two a code-less request gets; it never lets a request through. Callers
+// must not use the "has none" answer where it would allow (with
+// mfa.allow_unenrolled), and requests that carry a code always read the
+// store. The zero value is not usable: call NewEnrolled.
 type Enrolled struct {
-	c   *ristretto.Cache[string, struct{}]
+	c   *ristretto.Cache[string, bool]
 	ttl time.Duration
 }
 
@@ -27,7 +29,7 @@ func NewEnrolled(max int, ttl time.Duration) (*Enrolled, error) {
 	if max < 1 || ttl <= 0 {
 		return nil, fmt.Errorf("cache: enrolled cache of %d users for %s", max, ttl)
 	}
-	c, err := ristretto.NewCache(&ristretto.Config[string, struct{}]{
+	c, err := ristretto.NewCache(&ristretto.Config[string, bool]{
 		NumCounters:        int64(max) * 10,
 		MaxCost:            int64(max),
 		BufferItems:        64,
@@ -39,21 +41,21 @@ func NewEnrolled(max int, ttl time.Duration) (*Enrolled, error) {
 	return &Enrolled{c: c, ttl: ttl}, nil
 }
 
-// Has reports whether user is remembered as having an enabled factor.
-func (e *Enrolled) Has(user string) bool {
-	_, ok := e.c.Get(user)
-	return ok
+// Lookup reports what is remembered of user: enrolled is whether the user
+// had an enabled factor, known whether anything is remembered at all.
+func (e *Enrolled) Lookup(user string) (enrolled, known bool) {
+	return e.c.Get(user)
 }
 
-// Set remembers that user has an enabled factor, for the TTL. The entry
-// becomes visible to Has shortly after, not at once.
-func (e *Enrolled) Set(user string) {
-	e.c.SetWithTTL(user, struct{}{}, 1, e.ttl)
+// Set remembers whether user has an enabled factor, for the TTL. The entry
+// becomes visible to Lookup shortly after, not at once.
+func (e *Enrolled) Set(user string, enrolled bool) {
+	e.c.SetWithTTL(user, enrolled, 1, e.ttl)
 }
 
 // Forget drops what is remembered of user. If wait, it returns once no
-// later Has can find the entry: call it so whenever the user's factors are
-// removed in this process.
+// later Lookup can find the entry: call it so whenever the user's factors
+// change in this process.
 func (e *Enrolled) Forget(user string, wait bool) {
 	e.c.Del(user)
 	if wait {

@@ -56,6 +56,9 @@ func BenchmarkCheck(b *testing.B) {
 		svc.Sessions.Delete("alice")
 		run(b, httpReq("POST", "/carts/1", envoyHeaders(map[string]string{"x-user-id": "alice"})), false)
 	})
+	b.Run("not-enrolled", func(b *testing.B) {
+		run(b, httpReq("POST", "/carts/1", envoyHeaders(map[string]string{"x-user-id": "nobody"})), false)
+	})
 	_ = f
 }
 

@@ -162,8 +162,9 @@ func TestLoad(t *testing.T) {
 		}
 		// Each request of the mix got its documented answer from mfa-authz,
 		// before and after the load: allowed for unprotected and session
-		// requests, a 403 with code 5900 for the missing code.
-		for _, k := range []Kind{Unprotected, Session, Missing} {
+		// requests, a 403 with code 5900 for the missing code, the glue
+		// not-enrolled denial for the user with no factor.
+		for _, k := range []Kind{Unprotected, Session, Missing, NotEnrolled} {
 			if got, want := mr.Verified[k], 2*mr.Mix.Count(k); got != want {
 				t.Errorf("mix %s: %d %s answers verified, want %d", mr.Mix.Name, got, k, want)
 			}
@@ -180,6 +181,9 @@ func TestLoad(t *testing.T) {
 	}
 	if m := mix("missing-code"); m.Count(Missing) != len(m.Entries) || len(m.Entries) == 0 {
 		t.Errorf("missing-code mix: %d of %d requests are denials", m.Count(Missing), len(m.Entries))
+	}
+	if m := mix("not-enrolled"); m.Count(NotEnrolled) != len(m.Entries) || len(m.Entries) == 0 {
+		t.Errorf("not-enrolled mix: %d of %d requests are not-enrolled denials", m.Count(NotEnrolled), len(m.Entries))
 	}
 	if m := mix("mixed"); m.Count(Unprotected)*100 != 80*len(m.Entries) || m.Count(Session)*100 != 15*len(m.Entries) ||
 		m.Count(Missing)*100 != 5*len(m.Entries) {
@@ -293,7 +297,7 @@ func checkProxies(t *testing.T, res *Result, caddy, envoy, fixed bool, table str
 			if fixed {
 				checkFixed(t, pr, pm, wrkSeconds(res.Options.Duration))
 			}
-			for _, k := range []Kind{Unprotected, Session, Missing} {
+			for _, k := range []Kind{Unprotected, Session, Missing, NotEnrolled} {
 				if got, want := pm.Verified[k], 2*pm.Mix.Count(k); got != want {
 					t.Errorf("%s, mix %s: %d %s answers verified, want %d", pr.Proxy, pm.Mix.Name, got, k, want)
 				}

@@ -17,14 +17,18 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/mfa-authz/mfa-authz/authz/profile"
 )
 
 // The users the harness enrolls. VerifiedUser passes one real TOTP check
 // before the runs, so it has a cached session; UnverifiedUser never does,
 // so its protected requests without a code are denied as missing the code.
+// UnenrolledUser is never enrolled: denied as not enrolled.
 const (
 	VerifiedUser   = "loadtest-alice"
 	UnverifiedUser = "loadtest-bob"
+	UnenrolledUser = "loadtest-carol"
 
 	shopHost = "shop.example.com"
 )
@@ -39,6 +43,8 @@ const (
 	Session
 	// Missing: protected, denied because the user sent no code (glue 5900).
 	Missing
+	// NotEnrolled: protected, denied because the user has no factor.
+	NotEnrolled
 )
 
 func (k Kind) String() string {
@@ -49,6 +55,8 @@ func (k Kind) String() string {
 		return "session"
 	case Missing:
 		return "missing-code"
+	case NotEnrolled:
+		return "not-enrolled"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -78,7 +86,7 @@ func (m Mix) Count(k Kind) int {
 }
 
 // MixNames are the mixes Run measures by default, in order.
-var MixNames = []string{"unprotected", "session", "missing-code", "mixed"}
+var MixNames = []string{"unprotected", "session", "missing-code", "not-enrolled", "mixed"}
 
 // Mixes returns the request mixes. Every request looks like what Envoy
 // sends with envoy/envoy.yaml: attributes with the pseudo-headers, the
@@ -109,6 +117,12 @@ func Mixes() []Mix {
 		envoyRequest(23, "POST", "/checkout", UnverifiedUser),
 		envoyRequest(24, "DELETE", "/addresses/1e9b4c6d-7a2f-4b8e-93c5-d0f1a6e2b847", UnverifiedUser),
 	}
+	unenrolled := []*authv3.CheckRequest{
+		envoyRequest(31, "POST", "/carts/5a7c1e93-2d4b-4f6a-8e1c-9b3d7f2a6c05/items", UnenrolledUser),
+		envoyRequest(32, "PATCH", "/customers/DE--91", UnenrolledUser),
+		envoyRequest(33, "POST", "/checkout", UnenrolledUser),
+		envoyRequest(34, "DELETE", "/addresses/7d2e9f41-6b3a-4c8d-a5e7-1f0c4b9d2e68", UnenrolledUser),
+	}
 	entries := func(k Kind, rs []*authv3.CheckRequest) []Entry {
 		es := make([]Entry, len(rs))
 		for i, r := range rs {
@@ -136,6 +150,7 @@ func Mixes() []Mix {
 		{Name: "unprotected", Desc: "no rule matches (reads, login, search)", Entries: entries(Unprotected, unprotected)},
 		{Name: "session", Desc: "protected, user verified within the grace period", Entries: entries(Session, session)},
 		{Name: "missing-code", Desc: "protected, enrolled user without session or code: denied 5900", Entries: entries(Missing, missing)},
+		{Name: "not-enrolled", Desc: "protected, user with no factor: denied as not enrolled", Entries: entries(NotEnrolled, unenrolled)},
 		{Name: "mixed", Desc: "80 % unprotected, 15 % session, 5 % missing code", Entries: mixed},
 	}
 }
@@ -307,6 +322,25 @@ func expect(k Kind, resp *authv3.CheckResponse, baseline bool) error {
 		if d.GetStatus().GetCode() != 403 || !strings.Contains(d.GetBody(), `"code":"5900"`) {
 			return fmt.Errorf("want HTTP 403 with code 5900, got %d %s", d.GetStatus().GetCode(), d.GetBody())
 		}
+	case NotEnrolled:
+		d := resp.GetDeniedResponse()
+		if rpc != codes.PermissionDenied || d == nil {
+			return fmt.Errorf("want a denial with status PERMISSION_DENIED, got status %v", rpc)
+		}
+		want := glueNotEnrolled()
+		if int(d.GetStatus().GetCode()) != want.Status || d.GetBody() != want.Body {
+			return fmt.Errorf("want the glue profile's not-enrolled denial (%d %s), got %d %s", want.Status, want.Body, d.GetStatus().GetCode(), d.GetBody())
+		}
 	}
 	return nil
+}
+
+// glueNotEnrolled is the glue profile's not-enrolled denial, as mfa-authz
+// renders it with the harness's configuration.
+func glueNotEnrolled() profile.Answer {
+	p, err := profile.New(profile.Glue, "X-MFA-Code", "")
+	if err != nil {
+		panic(err)
+	}
+	return p.Deny(profile.NotEnrolled, profile.Details{})
 }
