@@ -367,8 +367,11 @@ func TestDataFiles(t *testing.T) {
 				md := r.GetAttributes().GetMetadataContext().GetFilterMetadata()["envoy.filters.http.jwt_authn"]
 				sub := md.GetFields()["jwt_payload"].GetStructValue().GetFields()["sub"].GetStringValue()
 				want := VerifiedUser
-				if k == Missing {
+				switch k {
+				case Missing:
 					want = UnverifiedUser
+				case NotEnrolled:
+					want = UnenrolledUser
 				}
 				if sub != want || h.GetHeaders()["x-user-id"] != want {
 					t.Errorf("%s[%d] (%s): sub %q, x-user-id %q, want %q", m.Name, i, k, sub, h.GetHeaders()["x-user-id"], want)
