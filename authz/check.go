@@ -126,8 +126,18 @@ func (e *Engine) check(ctx context.Context, r *Request) (d Decision) {
 		return e.deny(r, rule, user, profile.Unavailable, lk.failed, 0)
 	case lk.banned:
 		return e.deny(r, rule, user, profile.TooManyAttempts, "banned", lk.until.Sub(now))
-	case lk.ok:
+	case lk.ok && rule.Accepts(lk.session.Method):
+		// A session verified with a factor the rule does not accept is
+		// as good as none here: the user needs a code of one it accepts.
 		return Decision{Allowed: true, Rule: rule, Method: lk.session.Method, Detail: "session", User: user}
+	}
+	if rule.IdPStepUp != nil {
+		switch ok, malformed := e.idpStepUp(r, rule, now, grace); {
+		case malformed:
+			return e.deny(r, rule, user, profile.NoIdentity, DetailMalformedIdPClaims, 0)
+		case ok:
+			return Decision{Allowed: true, Rule: rule, Method: MethodIdP, Detail: "idp step-up", User: user}
+		}
 	}
 	return e.verify(ctx, r, rule, user, now)
 }
@@ -201,7 +211,11 @@ func (e *Engine) verify(ctx context.Context, r *Request, rule *policy.Rule, user
 		}
 		return e.deny(r, rule, user, profile.NotEnrolled, "no factor enrolled", 0)
 	}
-	p := e.Prove(ctx, r, user, enr, "", now)
+	var accepts func(string) bool
+	if rule.Factors != nil {
+		accepts = rule.Accepts
+	}
+	p := e.observeProof(r, enr, "", e.prove(ctx, r, user, enr, "", accepts, now))
 	if !p.OK {
 		return e.deny(r, rule, user, p.Reason, p.Detail, p.RetryAfter)
 	}
@@ -227,10 +241,14 @@ func (e *Engine) deny(r *Request, rule *policy.Rule, user string, reason profile
 	if retry > 0 && retry < time.Second {
 		retry = time.Second
 	}
+	ans := e.profile.Deny(reason, profile.Details{FlowID: flow, RetryAfter: retry})
+	if rule != nil && rule.Factors != nil && profile.NamesFactors(reason) {
+		ans = profile.WithFactors(ans, profile.FactorsJSON(rule.Factors))
+	}
 	return Decision{
 		Rule:   rule,
 		Reason: reason,
-		Answer: e.profile.Deny(reason, profile.Details{FlowID: flow, RetryAfter: retry}),
+		Answer: ans,
 		Detail: detail,
 		User:   user,
 	}

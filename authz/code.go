@@ -71,7 +71,12 @@ func (e *Engine) enabled(enr *store.Enrollment, method string) bool {
 // A right code is consumed (TOTP step, one-time code, recovery code). The
 // outcome is reported to the observer, if one is installed.
 func (e *Engine) Prove(ctx context.Context, r *Request, user string, enr *store.Enrollment, pending string, now time.Time) Proof {
-	p := e.prove(ctx, r, user, enr, pending, now)
+	return e.observeProof(r, enr, pending, e.prove(ctx, r, user, enr, pending, nil, now))
+}
+
+// observeProof reports p, the outcome of checking r's code, to the
+// observer, if one is installed, and returns it.
+func (e *Engine) observeProof(r *Request, enr *store.Enrollment, pending string, p Proof) Proof {
 	h := e.obs.Load()
 	if h == nil || p.Reason == profile.Missing {
 		return p

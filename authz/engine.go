@@ -122,10 +122,11 @@ type Engine struct {
 }
 
 // Methods returns every value MethodHeader can carry on an allow: the
-// registered factors' names, in preference order, then MethodNone. Adapters
-// prebuild their allow answers for exactly these. The slice is fresh.
+// registered factors' names, in preference order, then MethodIdP and
+// MethodNone. Adapters prebuild their allow answers for exactly these. The
+// slice is fresh.
 func (e *Engine) Methods() []string {
-	return append(append([]string(nil), e.factors.Names()...), MethodNone)
+	return append(append([]string(nil), e.factors.Names()...), MethodIdP, MethodNone)
 }
 
 // New returns an engine. Every collaborator is required.
@@ -137,6 +138,8 @@ func New(o Options) (*Engine, error) {
 		return nil, errors.New("authz: policy, profile, store, sessions and regulator are all required")
 	case o.GracePeriod < 0:
 		return nil, fmt.Errorf("authz: negative grace period %s", o.GracePeriod)
+	case o.Identity.ClockSkew < 0 || o.Identity.ClockSkew > MaxClockSkew:
+		return nil, fmt.Errorf("authz: clock skew %s outside 0 to %s", o.Identity.ClockSkew, MaxClockSkew)
 	}
 	e := &Engine{
 		cfg:      o.Config,
@@ -153,6 +156,9 @@ func New(o Options) (*Engine, error) {
 	}
 	if e.factors == nil {
 		e.factors = builtin.Registry()
+	}
+	if err := o.Policy.CheckFactors(func(name string) bool { _, ok := e.factors.Lookup(name); return ok }, e.factors.Names()); err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
 	}
 	e.factorEnv = factor.Env{Store: e.store, TOTPSkew: e.cfg.TOTPSkew, CodeMaxAttempts: e.codeMaxAttempts()}
 	if e.reg == nil {

@@ -43,7 +43,7 @@ func TestRegisteredFactor(t *testing.T) {
 	f := newFixture(t, func(o *Options, _ *policy.Config) { o.Factors = reg })
 	f.enroll("alice")
 
-	if m := f.engine.Methods(); strings.Join(m, ",") != "totp,email,sms,recovery,assert,none" {
+	if m := f.engine.Methods(); strings.Join(m, ",") != "totp,email,sms,recovery,assert,idp,none" {
 		t.Fatalf("Methods() = %v", m)
 	}
 	d := f.check("POST", "/carts/1", MapHeader{"x-user-id": "alice", "x-mfa-code": "assert not*an*assertion"})

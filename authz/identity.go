@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -29,6 +30,11 @@ type IdentityConfig struct {
 	// BearerFingerprint uses the SHA-256 of the bearer token as the user id
 	// when nothing else names the user.
 	BearerFingerprint bool
+	// ClockSkew is how far the identity provider's clock may be from this
+	// one when a token's auth_time is judged (accept_idp_stepup): an
+	// auth_time up to ClockSkew in the future counts, and one up to the
+	// rule's grace period plus ClockSkew in the past.
+	ClockSkew time.Duration
 }
 
 // MaxUserIDLength bounds user ids; a longer id is refused as ambiguous.

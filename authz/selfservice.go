@@ -78,8 +78,11 @@ type Proof struct {
 	RetryAfter time.Duration
 }
 
-// prove is Prove without the observer (see observe.go).
-func (e *Engine) prove(ctx context.Context, r *Request, user string, enr *store.Enrollment, pending string, now time.Time) Proof {
+// prove is Prove without the observer (see observe.go). accepts, when not
+// nil, says which factors may prove themselves (a rule's factors): a bare
+// code means the user's first enabled factor it accepts, and a code for a
+// factor it refuses is invalid without being checked or counted.
+func (e *Engine) prove(ctx context.Context, r *Request, user string, enr *store.Enrollment, pending string, accepts func(string) bool, now time.Time) Proof {
 	raw, n := lookup(r.Header, e.header)
 	if n == 1 && strings.TrimSpace(raw) == "" || n == 0 {
 		return Proof{Reason: profile.Missing, Detail: "no code"}
@@ -107,9 +110,20 @@ func (e *Engine) prove(ctx context.Context, r *Request, user string, enr *store.
 	if method == "" {
 		if pending != "" {
 			method = pending
-		} else if m := enr.Methods(); len(m) > 0 {
-			method = m[0]
+		} else {
+			for _, m := range enr.Methods() {
+				if accepts == nil || accepts(m) {
+					method = m
+					break
+				}
+			}
 		}
+	}
+	if method != "" && accepts != nil && !accepts(method) {
+		// Not checked, so neither consumed nor counted: the code may still
+		// serve on a route that accepts its factor.
+		att.Release()
+		return Proof{Reason: profile.Invalid, Detail: DetailFactorNotAccepted}
 	}
 	if method == "" || method != pending && !e.enabled(enr, method) {
 		att.Release()

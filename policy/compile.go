@@ -69,7 +69,7 @@ func Compile(cfg Config) (*Policy, error) {
 		}
 	}
 	slices.SortStableFunc(p.strict, func(a, b *entry) int {
-		return cmp.Or(compareGrace(a.rule, b.rule), cmp.Compare(a.rule.Index, b.rule.Index))
+		return cmp.Or(compareGrace(a.rule, b.rule), compareProofs(a.rule, b.rule), cmp.Compare(a.rule.Index, b.rule.Index))
 	})
 	return p, nil
 }
@@ -99,6 +99,7 @@ func compileRule(i int, rc RuleConfig, fold bool) (entry, []patternSeg, []error)
 	}
 	r.Host = norm
 
+	var ferrs []error
 	methods, list, merrs := parseMethods(rc.Methods)
 	errs = append(errs, merrs...)
 	r.Methods = list
@@ -121,6 +122,10 @@ func compileRule(i int, rc RuleConfig, fold bool) (entry, []patternSeg, []error)
 			r.Grace, r.HasGrace = *g, true
 		}
 	}
+	r.Factors, ferrs = compileFactors(rc)
+	errs = append(errs, ferrs...)
+	r.IdPStepUp, ferrs = compileIdPStepUp(rc)
+	errs = append(errs, ferrs...)
 	e := entry{rule: r, methods: methods, host: host}
 	if !r.MFARequired {
 		// An exception exempts exactly what it names, never a variant that

@@ -58,4 +58,25 @@ type RuleConfig struct {
 	// how long a verified code keeps satisfying it. Zero demands a fresh code
 	// on every request.
 	GracePeriod *time.Duration `yaml:"grace_period"`
+
+	// Factors optionally restricts the rule to the named factors ("totp",
+	// "email", "sms", "recovery"): only a code of one of them, or a session
+	// verified with one of them, satisfies it. Empty means any factor.
+	Factors []string `yaml:"factors"`
+
+	// AcceptIdPStepUp optionally lets a token whose authentication at the
+	// identity provider meets the rule pass without a local code.
+	AcceptIdPStepUp *IdPStepUpConfig `yaml:"accept_idp_stepup"`
+}
+
+// IdPStepUpConfig is what a token's claims must show for a step-up done at
+// the identity provider to satisfy a rule: an acr claim among ACRValues
+// (when set), an amr claim naming one of AMR (when set), and an auth_time
+// within the rule's grace period. At least one of the lists is required.
+type IdPStepUpConfig struct {
+	// ACRValues are the acceptable values of the token's acr claim.
+	ACRValues []string `yaml:"acr_values"`
+	// AMR are the authentication methods, any one of which the token's amr
+	// claim must name.
+	AMR []string `yaml:"amr"`
 }

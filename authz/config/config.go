@@ -15,7 +15,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
+	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/regulation"
 	"github.com/mfa-authz/mfa-authz/authz/store/redisstore"
@@ -89,6 +91,9 @@ type Identity struct {
 	Header            string      `yaml:"header"`
 	JWTMetadata       JWTMetadata `yaml:"jwt_metadata"`
 	BearerFingerprint bool        `yaml:"bearer_fingerprint"`
+	// ClockSkew is how far the identity provider's clock may be off when a
+	// token's auth_time is judged for a rule's accept_idp_stepup.
+	ClockSkew *time.Duration `yaml:"clock_skew"`
 }
 
 // JWTMetadata locates a claim of Envoy's jwt_authn payload in the
@@ -134,14 +139,14 @@ const (
 
 // Default returns the configuration used for keys the file leaves out.
 func Default() *Config {
-	grace := DefaultGracePeriod
+	grace, skew := DefaultGracePeriod, authz.DefaultClockSkew
 	return &Config{
 		Server: Server{GRPCAddress: DefaultGRPCAddress, ShutdownTimeout: DefaultShutdownTimeout,
 			ForwardAuthPath: DefaultForwardAuthPath, EnvoyHTTPPrefix: DefaultEnvoyHTTPPrefix},
 		Log: Log{Level: "info", Format: "json", Decisions: DecisionsOff, DecisionSampleRate: DefaultDecisionSampleRate},
 		MFA: MFA{Header: DefaultHeader, Profile: profile.Glue, GracePeriod: &grace},
 		Identity: Identity{JWTMetadata: JWTMetadata{
-			Namespace: DefaultJWTNamespace, PayloadKey: DefaultJWTPayloadKey, Claim: DefaultJWTClaim}},
+			Namespace: DefaultJWTNamespace, PayloadKey: DefaultJWTPayloadKey, Claim: DefaultJWTClaim}, ClockSkew: &skew},
 		TOTP:       totp.DefaultConfig(),
 		Regulation: regulation.DefaultConfig(),
 		Storage:    Storage{Path: DefaultStoragePath, KeyFile: DefaultKeyFile, Redis: redisstore.DefaultConfig()},
@@ -277,6 +282,12 @@ func (c *Config) Validate() error {
 		// would pass every rule, so MFA would never be asked for.
 		add("mfa.allow_unenrolled", "must not be true with identity.bearer_fingerprint: true (every new token would be an unenrolled user, which turns MFA off)")
 	}
+	if c.Identity.ClockSkew == nil {
+		skew := authz.DefaultClockSkew
+		c.Identity.ClockSkew = &skew
+	} else if s := *c.Identity.ClockSkew; s < 0 || s > authz.MaxClockSkew {
+		add("identity.clock_skew", "want 0 to %s, got %s", authz.MaxClockSkew, s)
+	}
 	if c.Identity.JWTMetadata.Namespace == "" || c.Identity.JWTMetadata.PayloadKey == "" || c.Identity.JWTMetadata.Claim == "" {
 		add("identity.jwt_metadata", "namespace, payload_key and claim must not be empty")
 	}
@@ -298,13 +309,22 @@ func (c *Config) Validate() error {
 	if c.Cache.MaxSessions < 1 {
 		add("cache.max_sessions", "must be at least 1, got %d", c.Cache.MaxSessions)
 	}
-	if _, err := policy.Compile(c.Policy); err != nil {
+	if pol, err := policy.Compile(c.Policy); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	} else if err := CheckFactors(pol); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
 	c.validateOps(add)
 	c.Tracing.Validate(func(key, format string, args ...any) { add("tracing."+key, format, args...) })
 	errs = append(errs, c.validateLifecycle(add)...)
 	return errors.Join(errs...)
+}
+
+// CheckFactors reports the rules of pol that name a factor mfa-authz does
+// not ship (package factor/builtin), each naming the rule.
+func CheckFactors(pol *policy.Policy) error {
+	reg := builtin.Registry()
+	return pol.CheckFactors(func(name string) bool { _, ok := reg.Lookup(name); return ok }, reg.Names())
 }
 
 // The health endpoints the HTTP listener serves (authz/service); the

@@ -92,6 +92,7 @@ func EngineConfig(c *config.Config) authz.Config {
 			PayloadKey:        c.Identity.JWTMetadata.PayloadKey,
 			Claim:             c.Identity.JWTMetadata.Claim,
 			BearerFingerprint: c.Identity.BearerFingerprint,
+			ClockSkew:         *c.Identity.ClockSkew,
 		},
 	}
 }

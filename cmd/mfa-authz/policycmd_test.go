@@ -37,3 +37,23 @@ func TestPolicyExplainLenientReadings(t *testing.T) {
 		}
 	}
 }
+
+// policy explain shows the factors and the identity-provider step-up a
+// rule accepts.
+func TestPolicyExplainProofs(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "mfa-authz.yaml")
+	conf := "policy:\n  rules:\n    - name: payments\n      path: /payments\n      methods: [POST]\n      grace_period: 5m\n" +
+		"      factors: [totp]\n      accept_idp_stepup:\n        acr_values: [phr]\n"
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := policyCmd([]string{"explain", "--config", cfg, "POST", "/payments"}, &stdout, &stderr); err != nil {
+		t.Fatalf("explain: %v (stderr %s)", err, stderr.String())
+	}
+	want := "request:  POST /payments (host \"\")\nreadings:\n  /payments\n" +
+		"decision: MFA required by rule 0 (payments) \"/payments\" [POST] mfa=required grace=5m0s factors=totp idp_stepup=acr:phr (grace 5m0s)\n"
+	if got := stdout.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

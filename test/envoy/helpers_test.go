@@ -72,6 +72,9 @@ type mfaConfig struct {
 	// strips from clients and sets from the verified token's sub. Without
 	// it only the default identity.jwt_metadata names the user.
 	Header bool
+	// Rules are further policy.rules entries, indented by four spaces,
+	// tried before the common ones.
+	Rules string
 	// Extra is appended to the file as written (delivery, limits, ...).
 	Extra string
 }
@@ -101,7 +104,8 @@ func newMFA(t *testing.T, c mfaConfig) *mfa {
 	if c.Header {
 		b.WriteString("identity:\n  header: x-user-id\n")
 	}
-	b.WriteString(policy)
+	head, common, _ := strings.Cut(policy, "  rules:\n")
+	b.WriteString(head + "  rules:\n" + c.Rules + common)
 	b.WriteString(c.Extra)
 	if err := os.WriteFile(m.cfg, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
