@@ -83,8 +83,10 @@ unit:
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run 'Alloc|Memory' ./authz/... ./cache/...
 
+# The benchmarks, then the heap figure of one million live sessions.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./authz/... ./policy/... ./cache/...
+	$(GO) test -count=1 -v -run 'TestMillionSessionsMemory' ./cache/
 
 clean:
 	rm -rf bin data
