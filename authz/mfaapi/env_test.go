@@ -115,6 +115,9 @@ type req struct {
 	body      string
 	truncated bool
 	claims    map[string]any // a jwt_authn payload; its sub is the user
+	// ctype is the Content-Type of a body: "" is application/vnd.api+json,
+	// "-" sends none.
+	ctype string
 }
 
 func (r req) build() *authz.Request {
@@ -131,6 +134,13 @@ func (r req) build() *authz.Request {
 	}
 	if r.body != "" {
 		ar.Body = []byte(r.body)
+		switch r.ctype {
+		case "":
+			h["content-type"] = "application/vnd.api+json"
+		case "-":
+		default:
+			h["content-type"] = r.ctype
+		}
 	}
 	if r.claims != nil {
 		payload, err := structpb.NewStruct(r.claims)
