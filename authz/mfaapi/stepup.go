@@ -2,6 +2,7 @@ package mfaapi
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/mfa-authz/mfa-authz/authz"
@@ -28,12 +29,13 @@ type proof struct {
 	retry  time.Duration
 }
 
-// proveFactor checks that r proves an enabled factor of the user's: a
-// step-up bound to its credential, else a code in its MFA header, which
-// records a step-up (the user's session and, with a credential, one bound
-// to it) so that the next change needs no second code.
+// proveFactor checks that r proves an enabled factor of the user's: the
+// code in its MFA header, which records a step-up (the user's session and,
+// with a credential, one bound to it) so that the next change needs no
+// second code; without a code, a step-up bound to its credential. A code
+// that is sent is always judged: a wrong one fails even within a step-up.
 func (a *API) proveFactor(ctx context.Context, r *authz.Request, user string, enr *store.Enrollment, now time.Time) proof {
-	if a.o.Engine.CredentialSteppedUp(ctx, r, user, now) {
+	if !hasCode(r, a.o.Engine.HeaderName()) && a.o.Engine.CredentialSteppedUp(ctx, r, user, now) {
 		return proof{ok: true}
 	}
 	p := a.o.Engine.Prove(ctx, r, user, enr, "", now)
@@ -42,6 +44,16 @@ func (a *API) proveFactor(ctx context.Context, r *authz.Request, user string, en
 	}
 	a.o.Engine.RecordStepUp(r, user, p.Method, now)
 	return proof{ok: true}
+}
+
+// hasCode reports whether r carries a code: an MFA header that is not
+// blank, or several (which Prove refuses).
+func hasCode(r *authz.Request, header string) bool {
+	if r.Header == nil {
+		return false
+	}
+	v, n := r.Header.Lookup(header)
+	return n > 1 || n == 1 && strings.TrimSpace(v) != ""
 }
 
 // requireStepUp lets a user with an enabled factor add another only after

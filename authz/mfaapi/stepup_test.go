@@ -224,6 +224,11 @@ func TestStepUpIsBoundToTheCredential(t *testing.T) {
 	if status, body := f.callAs(t, other, config.DefaultRecoveryCodesPath, "", ""); status != 403 || body != missingCode {
 		t.Fatalf("recovery codes with another token: %d %s, want 403 %s", status, body, missingCode)
 	}
+	// A code that is sent is judged, step-up or not.
+	invalid := `{"errors":[{"status":403,"code":"5901","detail":"X-MFA-Code is invalid."}]}`
+	if status, body := f.callAs(t, mine, config.DefaultActivatePath, "totp "+code, activateEmail); status != 403 || body != invalid {
+		t.Fatalf("activate with the spent code: %d %s, want 403 %s", status, body, invalid)
+	}
 	if status, body := f.callAs(t, mine, config.DefaultActivatePath, "", activateEmail); status != 204 {
 		t.Fatalf("activate with the token that verified: %d %s", status, body)
 	}

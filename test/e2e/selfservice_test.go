@@ -345,6 +345,7 @@ func TestLifecycleGlue(t *testing.T) {
 	}
 	hreq, _ = http.NewRequest("POST", "http://"+httpAddr+trigger, strings.NewReader(body("multi-factor-auth-trigger", "sms")))
 	hreq.Header.Set("X-User-Id", u)
+	hreq.Header.Set("Content-Type", "application/vnd.api+json")
 	resp, err = http.DefaultClient.Do(hreq)
 	if err != nil {
 		t.Fatal(err)
