@@ -11,7 +11,6 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
-	"github.com/mfa-authz/mfa-authz/cache"
 	"github.com/mfa-authz/mfa-authz/policy"
 )
 
@@ -220,9 +219,8 @@ func (e *Engine) verify(ctx context.Context, r *Request, rule *policy.Rule, user
 		return e.deny(r, rule, user, p.Reason, p.Detail, p.RetryAfter)
 	}
 	method := p.Method
-	if !e.sessions.Put(user, cache.Session{VerifiedAt: now, Method: method}, time.Duration(e.sessionTTL.Load())) {
-		e.log.Warn("verified session not cached; the user will need a new code", zap.String("method", method))
-	}
+	e.StartSession(user, method, now)
+	e.bindStepUp(r, user, method, now)
 	return Decision{Allowed: true, Rule: rule, Method: method, Detail: "verified", User: user}
 }
 

@@ -54,6 +54,9 @@ type Config struct {
 	// CodeMaxAttempts is how many wrong tries an e-mail or SMS code
 	// allows (codes.max_attempts); 0 means 3.
 	CodeMaxAttempts int
+	// StepUpWindow is how long a proof of a factor lets the user change
+	// factors without a code (api.step_up_window); 0 means ManageWindow.
+	StepUpWindow time.Duration
 }
 
 // Options are an engine's configuration and collaborators.

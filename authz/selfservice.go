@@ -164,27 +164,23 @@ func (e *Engine) AnswerFor(r *Request, reason profile.Reason, retry time.Duratio
 // Profile returns the active profile.
 func (e *Engine) Profile() profile.Profile { return e.profile }
 
-// ManageWindow is how recent a verification must be for a user with an
-// enabled factor to add another one (at least; mfa.grace_period counts
-// when it is longer).
-const ManageWindow = 5 * time.Minute
-
 // SteppedUp reports whether user verified a factor within the longer of
-// ManageWindow and the global grace period, on this replica or (with shared
-// state) any other. A failed shared lookup counts as no step-up.
+// the step-up window and the global grace period, on this replica or (with
+// shared state) any other, with any credential: it is the user's session,
+// not a step-up bound to a request (see CredentialSteppedUp). A failed
+// shared lookup counts as no step-up.
 func (e *Engine) SteppedUp(ctx context.Context, user string, now time.Time) bool {
-	window := max(ManageWindow, e.cfg.GracePeriod)
+	window := max(e.StepUpWindow(), e.cfg.GracePeriod)
 	// A ban or a failed lookup counts as no step-up; with shared state, a
 	// session ended there is none either.
-	lk := e.sessionSrc.lookup(ctx, user, now, window, max(time.Duration(e.sessionTTL.Load()), ManageWindow))
+	lk := e.sessionSrc.lookup(ctx, user, now, window, e.keepSessionFor())
 	return lk.err == nil && lk.ok
 }
 
 // StartSession records that user proved method at now, as a step-up on a
 // protected route does.
 func (e *Engine) StartSession(user, method string, now time.Time) {
-	ttl := max(time.Duration(e.sessionTTL.Load()), ManageWindow)
-	if !e.sessions.Put(user, cache.Session{VerifiedAt: now, Method: method}, ttl) {
+	if !e.sessions.Put(user, cache.Session{VerifiedAt: now, Method: method}, e.keepSessionFor()) {
 		e.log.Warn("verified session not cached; the user will need a new code", zap.String("method", method))
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/idna"
 )
 
 // hostPattern is the compiled host of a rule.
@@ -240,4 +243,68 @@ func (h *hostPattern) equalFold(req, name string) bool {
 		}
 	}
 	return true
+}
+
+// oddHost reports whether a request's host holds a byte that no plainly
+// spelled host has (name, port, userinfo, IPv6 literal): a percent escape,
+// a non-ASCII character, white space and the like. An upstream may read
+// such a host as another one (see hostReading).
+func oddHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		if !hostByte[h[i]] {
+			return true
+		}
+	}
+	return false
+}
+
+// hostByte marks the bytes of a plainly spelled host.
+var hostByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte(".-_:[]@") {
+		t[c] = true
+	}
+	return t
+}()
+
+// hostMapping maps a host name as resolvers and URL parsers do (UTS #46,
+// nontransitional): compatibility forms (full-width letters, digits and
+// punctuation, ideographic full stops) and letter case, then Punycode for
+// what is left beyond ASCII. Underscores stay allowed, as in rule hosts.
+var hostMapping = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.StrictDomainName(false))
+
+// hostReading returns the host an upstream that decodes percent escapes
+// (several times over) and maps names to their IDNA form would read an
+// odd request host as, with its port; "" when it cannot be read, which
+// stands for an unknown host. Rules requiring MFA then match the request
+// under that reading as well; exceptions, which exempt only a plainly
+// spelled host, never do.
+func hostReading(h string) string {
+	for i := 0; i < 4 && strings.IndexByte(h, '%') >= 0; i++ {
+		d, err := url.PathUnescape(h)
+		if err != nil {
+			return ""
+		}
+		h = d
+	}
+	if strings.IndexByte(h, '%') >= 0 || strings.HasPrefix(h, "[") {
+		return ""
+	}
+	if i := strings.LastIndexByte(h, '@'); i >= 0 {
+		h = h[i+1:]
+	}
+	name, port := h, ""
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		name, port = h[:i], h[i:]
+	}
+	a, err := hostMapping.ToASCII(strings.TrimRight(name, "."))
+	if err != nil || a == "" || oddHost(a) {
+		return ""
+	}
+	return strings.ToLower(a) + port
 }

@@ -160,9 +160,17 @@ func (q *query) match(root *node, reading string) *Rule {
 	return res
 }
 
-// addHost adds a host named by the path to the query. Beyond maxHosts the
-// host becomes unknown, which admits every host rule.
+// addHost adds a host named by the path to the query, and the reading of
+// it when it is odd (see hostReading). Beyond maxHosts the host becomes
+// unknown, which admits every host rule.
 func (q *query) addHost(authority string) {
+	q.addOneHost(authority)
+	if oddHost(authority) {
+		q.addOneHost(hostReading(authority))
+	}
+}
+
+func (q *query) addOneHost(authority string) {
 	h := parseRequestHost(authority)
 	for _, o := range q.hosts[:q.nhosts] {
 		if o.port == h.port && strings.EqualFold(o.name, h.name) {
@@ -233,6 +241,10 @@ func (p *Policy) decide(method, host, rawPath string, rec *[]string) *Rule {
 	q := query{method: method, mbit: methodBit(method), fold: p.caseInsensitive, nhosts: 1}
 	q.hosts[0] = parseRequestHost(host)
 	q.unknown = method == "" || q.hosts[0].name == ""
+	if oddHost(host) {
+		// An upstream may read it as another host: match that one too.
+		q.addOneHost(hostReading(host))
+	}
 
 	var res *Rule
 	var clean [2]string

@@ -22,6 +22,10 @@ type API struct {
 	// Subject is "customer" (Spryker's storefront: 5905 when no identity)
 	// or "user" (back office: 5909).
 	Subject string `yaml:"subject"`
+	// StepUpWindow is how long proving a factor lets the same credential
+	// add, remove or replace factors and regenerate recovery codes
+	// without a code in the request.
+	StepUpWindow time.Duration `yaml:"step_up_window"`
 }
 
 // Codes is the `codes` section: one-time codes sent by e-mail or SMS.
@@ -60,12 +64,14 @@ const (
 	DefaultTenantMaxSends    = 1000
 	DefaultTenantWindow      = time.Hour
 	DefaultResendCooldown    = 30 * time.Second
+	DefaultStepUpWindow      = 5 * time.Minute
 )
 
 func defaultAPI() API {
 	return API{Enabled: true, TypesPath: DefaultTypesPath, ActivatePath: DefaultActivatePath,
 		VerifyPath: DefaultVerifyPath, DeactivatePath: DefaultDeactivatePath, TriggerPath: DefaultTriggerPath,
-		RecoveryCodesPath: DefaultRecoveryCodesPath, MaxBodyBytes: DefaultMaxBodyBytes, Subject: "customer"}
+		RecoveryCodesPath: DefaultRecoveryCodesPath, MaxBodyBytes: DefaultMaxBodyBytes, Subject: "customer",
+		StepUpWindow: DefaultStepUpWindow}
 }
 
 func defaultCodes() Codes {
@@ -103,6 +109,9 @@ func (c *Config) validateLifecycle(add func(key, format string, args ...any)) []
 	}
 	if a.Subject != "customer" && a.Subject != "user" {
 		add("api.subject", "want customer or user, got %q", a.Subject)
+	}
+	if a.StepUpWindow < 30*time.Second || a.StepUpWindow > time.Hour {
+		add("api.step_up_window", "want 30s to 1h, got %s", a.StepUpWindow)
 	}
 	if c.Codes.Length < 4 || c.Codes.Length > 10 {
 		add("codes.length", "want 4 to 10, got %d", c.Codes.Length)

@@ -77,7 +77,7 @@ func FuzzAPIBody(f *testing.F) {
 	// The harness can see a change: with a valid code, deactivation works.
 	proof := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
 		Http: &authv3.AttributeContext_HttpRequest{Method: "POST", Path: config.DefaultDeactivatePath,
-			Headers: map[string]string{"x-user-id": fzUser, "x-mfa-code": e.valid[1]},
+			Headers: map[string]string{"x-user-id": fzUser, "x-mfa-code": e.valid[1], "content-type": "application/vnd.api+json"},
 			RawBody: doc(mfaapi.TypeDeactivate, "totp")}}}}
 	if resp, err := e.srv.Check(context.Background(), proof); err != nil || resp.GetDeniedResponse().GetStatus().GetCode() != 204 {
 		f.Fatalf("deactivation with a valid code: %v %v", resp, err)
@@ -91,7 +91,7 @@ func FuzzAPIBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, endpoint uint8, body []byte, code, user string) {
 		ep := apiPaths[int(endpoint)%len(apiPaths)]
-		h := map[string]string{"x-user-id": user}
+		h := map[string]string{"x-user-id": user, "content-type": "application/vnd.api+json"}
 		if code != "" {
 			h["x-mfa-code"] = code
 		}

@@ -33,7 +33,8 @@ func (a *API) activate(ctx context.Context, r *authz.Request, user string) profi
 		return a.deny(r, profile.AlreadyEnabled, 0)
 	}
 	now := a.o.Now()
-	if ans, ok := a.requireStepUp(ctx, r, user, req.enr, now); !ok {
+	ans, stepped, ok := a.requireStepUp(ctx, r, user, req.enr, now)
+	if !ok {
 		return ans
 	}
 	if method == store.MethodTOTP {
@@ -45,6 +46,9 @@ func (a *API) activate(ctx context.Context, r *authz.Request, user string) profi
 		err = a.setPending(ctx, user, method, func(next *store.Enrollment) { next.TOTP = f })
 		if err != nil {
 			return a.updateFailed(r, "store pending totp", err)
+		}
+		if stepped {
+			a.o.Engine.RecordActivation(user, method, f.CreatedAt, now)
 		}
 		type attrs struct {
 			Type   string `json:"type"`
@@ -65,6 +69,9 @@ func (a *API) activate(ctx context.Context, r *authz.Request, user string) profi
 	})
 	if err != nil {
 		return a.updateFailed(r, "store pending factor", err)
+	}
+	if stepped {
+		a.o.Engine.RecordActivation(user, method, now, now)
 	}
 	return a.send(ctx, r, user, method, dest)
 }

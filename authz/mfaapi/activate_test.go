@@ -173,7 +173,7 @@ func TestActivate(t *testing.T) {
 		// A ban holds as on protected routes, also when no code is needed:
 		// within a step-up session, or for a first factor.
 		{name: "banned within a step-up", req: post("email", dest(aliceEmail)),
-			setup: func(t *testing.T, e *env) { e.enabledTOTP(t, "alice"); e.stepUp("alice"); e.ban(t, "alice") },
+			setup: func(t *testing.T, e *env) { e.enabledTOTP(t, "alice"); e.stepUp(t, "alice"); e.ban(t, "alice") },
 			want:  glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute), after: func(t *testing.T, e *env, _ profile.Answer) {
 				if enr := e.enrollment(t, "alice"); enr.Email != nil {
 					t.Errorf("email factor added: %+v", enr.Email)
@@ -183,7 +183,7 @@ func TestActivate(t *testing.T) {
 		{name: "banned within a step-up, problem", opts: opts{profile: profile.Problem}, req: post("totp"),
 			setup: func(t *testing.T, e *env) {
 				e.oob(t, "alice", "sms", alicePhone, true)
-				e.stepUp("alice")
+				e.stepUp(t, "alice")
 				e.ban(t, "alice")
 			},
 			want:  func(t *testing.T) answer { return problemErr(t, profile.TooManyAttempts).with(15 * time.Minute) },

@@ -32,13 +32,18 @@ type attributes struct {
 //
 // The body must be complete and exactly one JSON document: a body cut
 // short by the transport, or followed by more data, could otherwise be
-// read as something the client did not send.
+// read as something the client did not send. For the same reason it must
+// be declared as JSON (jsonContentType) and name every member it means
+// once and exactly (strictMembers).
 func (a *API) parse(r *authz.Request, want string) (*attributes, *profile.Answer) {
 	bad := func() (*attributes, *profile.Answer) {
 		d := a.deny(r, profile.InvalidBody, 0)
 		return nil, &d
 	}
-	if r.BodyTruncated || len(r.Body) == 0 || len(r.Body) > a.o.MaxBodyBytes {
+	if r.BodyTruncated || len(r.Body) == 0 || len(r.Body) > a.o.MaxBodyBytes || !jsonContentType(r.Header) {
+		return bad()
+	}
+	if err := strictMembers(json.NewDecoder(bytes.NewReader(r.Body)), bodyMembers, 0); err != nil {
 		return bad()
 	}
 	var doc requestBody

@@ -25,13 +25,44 @@ func TestBody(t *testing.T) {
 		doc := func(rest string) string { return `{"data":{"type":"` + ep.typ + `"` + rest + `}}` }
 		// A valid document of the endpoint padded past max_body_bytes.
 		long := doc(`,"attributes":{"type":"totp","destination":"` + strings.Repeat("x", config.DefaultMaxBodyBytes) + `"}`)
+		good := body(ep.typ, "totp")
 		cases := []struct {
 			name      string
 			opts      opts
 			body      string
 			truncated bool
+			ctype     string
 			want      func(*testing.T) answer
 		}{
+			// Declared as JSON, or refused: a cross-site form or text/plain
+			// POST needs no consent of the site.
+			{name: "no content type", body: good, ctype: "-", want: glue(profile.InvalidBody, "5913")},
+			{name: "text/plain", body: good, ctype: "text/plain", want: glue(profile.InvalidBody, "5913")},
+			{name: "form", body: good, ctype: "application/x-www-form-urlencoded", want: glue(profile.InvalidBody, "5913")},
+			{name: "multipart", body: good, ctype: "multipart/form-data; boundary=x", want: glue(profile.InvalidBody, "5913")},
+			{name: "JSON suffix of another type", body: good, ctype: "application/problem+json", want: glue(profile.InvalidBody, "5913")},
+			{name: "another charset", body: good, ctype: "application/json; charset=utf-16", want: glue(profile.InvalidBody, "5913")},
+			{name: "unknown parameter", body: good, ctype: "application/json; x=1", want: glue(profile.InvalidBody, "5913")},
+			{name: "two content types joined", body: good, ctype: "application/json, text/plain", want: glue(profile.InvalidBody, "5913")},
+			{name: "malformed content type", body: good, ctype: "application/", want: glue(profile.InvalidBody, "5913")},
+			{name: "content type, problem", opts: opts{profile: profile.Problem}, body: good, ctype: "text/plain", want: problem(profile.InvalidBody)},
+			// One member name, one meaning: no repeats, no case variants of
+			// the names read (encoding/json would take the last, or match
+			// regardless of case).
+			{name: "repeated type", body: `{"data":{"type":"` + ep.typ + `","attributes":{"type":"totp","type":"email"}}}`, want: glue(profile.InvalidBody, "5913")},
+			{name: "repeated data", body: good[:len(good)-1] + `,"data":null}`, want: glue(profile.InvalidBody, "5913")},
+			{name: "repeated, escaped", body: `{"data":{"type":"` + ep.typ + `","attributes":{"type":"totp","\u0074ype":"email"}}}`, want: glue(profile.InvalidBody, "5913")},
+			{name: "repeated in an ignored member", body: `{"meta":{"a":1,"a":2},` + good[1:], want: glue(profile.InvalidBody, "5913")},
+			{name: "case variant of type", body: `{"data":{"type":"` + ep.typ + `","attributes":{"Type":"totp"}}}`, want: glue(profile.InvalidBody, "5913")},
+			{name: "case variant next to the name", body: `{"data":{"type":"` + ep.typ + `","attributes":{"type":"totp","TYPE":"email"}}}`, want: glue(profile.InvalidBody, "5913")},
+			{name: "case variant of data", body: `{"Data":{"type":"` + ep.typ + `","attributes":{"type":"totp"}}}`, want: glue(profile.InvalidBody, "5913")},
+			{name: "case variant of attributes", body: `{"data":{"type":"` + ep.typ + `","ATTRIBUTES":{"type":"totp"}}}`, want: glue(profile.InvalidBody, "5913")},
+			{name: "long s in attributes", body: `{"data":{"type":"` + ep.typ + `","attributeſ":{"type":"totp"}}}`, want: glue(profile.InvalidBody, "5913")},
+			{name: "dotless i in attributes", body: `{"data":{"type":"` + ep.typ + `","attrıbutes":{"type":"totp"}}}`, want: glue(profile.InvalidBody, "5913")},
+			{name: "case variant of destination", body: `{"data":{"type":"` + ep.typ + `","attributes":{"type":"totp","Destination":"` + aliceEmail + `"}}}`, want: glue(profile.InvalidBody, "5913")},
+			{name: "too deep", body: `{"meta":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `,` + good[1:], want: glue(profile.InvalidBody, "5913")},
+			{name: "repeated, problem", opts: opts{profile: profile.Problem}, body: `{"data":{"type":"` + ep.typ + `","type":"` + ep.typ + `"}}`, want: problem(profile.InvalidBody)},
+
 			{name: "absent", body: "", want: glue(profile.InvalidBody, "5913")},
 			{name: "truncated", body: body(ep.typ, "totp"), truncated: true, want: glue(profile.InvalidBody, "5913")},
 			{name: "over max_body_bytes", body: long, want: glue(profile.InvalidBody, "5913")},
@@ -64,7 +95,7 @@ func TestBody(t *testing.T) {
 					e.enabledTOTP(t, "alice")
 					e.oob(t, "alice", "email", aliceEmail, true)
 				},
-				req:  req{path: ep.path, user: "alice", code: "123456", body: c.body, truncated: c.truncated},
+				req:  req{path: ep.path, user: "alice", code: "123456", body: c.body, truncated: c.truncated, ctype: c.ctype},
 				want: c.want,
 				after: func(t *testing.T, e *env, _ profile.Answer) {
 					if enr := e.enrollment(t, "alice"); enr == nil || len(enr.Methods()) != 2 {
@@ -74,6 +105,26 @@ func TestBody(t *testing.T) {
 				},
 			})
 		}
+	}
+	run(t, rows)
+}
+
+// JSON and JSON:API bodies are read in any letter case, with a UTF-8
+// charset or JSON:API's own parameters.
+func TestBodyContentTypes(t *testing.T) {
+	var rows []row
+	for _, ct := range []string{
+		"application/vnd.api+json",
+		"application/json",
+		"Application/JSON; Charset=UTF-8",
+		`application/json;charset="utf-8"`,
+		`application/vnd.api+json; ext="https://jsonapi.org/ext/atomic"; profile="https://example.com/p"`,
+	} {
+		rows = append(rows, row{
+			name: ct,
+			req:  req{path: config.DefaultActivatePath, user: "alice", body: body(mfaapi.TypeActivate, "totp"), ctype: ct},
+			want: is(documentLike(`\{"data":\{"type":"multi-factor-auth-type-activate","id":"totp",.*`)),
+		})
 	}
 	run(t, rows)
 }

@@ -48,10 +48,10 @@ func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) pro
 		return failed(profile.NotEnrolled, 0)
 	case StatusEnabled:
 		// Removing a working factor needs a code of an enabled factor (or a
-		// recovery code); cancelling an activation in progress does not.
-		p := a.o.Engine.Prove(ctx, r, user, req.enr, "", a.o.Now())
-		if !p.OK {
-			return failed(p.Reason, p.RetryAfter)
+		// recovery code), or a step-up of the same credential; cancelling
+		// an activation in progress does not.
+		if p := a.proveFactor(ctx, r, user, req.enr, a.o.Now()); !p.ok {
+			return failed(p.reason, p.retry)
 		}
 		proved = true
 	}

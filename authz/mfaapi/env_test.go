@@ -115,6 +115,9 @@ type req struct {
 	body      string
 	truncated bool
 	claims    map[string]any // a jwt_authn payload; its sub is the user
+	// ctype is the Content-Type of a body: "" is application/vnd.api+json,
+	// "-" sends none.
+	ctype string
 }
 
 func (r req) build() *authz.Request {
@@ -131,6 +134,13 @@ func (r req) build() *authz.Request {
 	}
 	if r.body != "" {
 		ar.Body = []byte(r.body)
+		switch r.ctype {
+		case "":
+			h["content-type"] = "application/vnd.api+json"
+		case "-":
+		default:
+			h["content-type"] = r.ctype
+		}
 	}
 	if r.claims != nil {
 		payload, err := structpb.NewStruct(r.claims)
@@ -440,8 +450,26 @@ func (e *env) pending(t *testing.T, user, method string) *store.PendingCode {
 	return got
 }
 
-// stepUp gives the user a fresh step-up session, as a verified code does.
-func (e *env) stepUp(user string) { e.svc.Engine.StartSession(user, store.MethodTOTP, time.Now()) }
+// stepUp leaves what activate leaves after the user proved an enabled
+// factor with a code: a fresh session, and a step-up bound to each
+// activation the user has in progress.
+func (e *env) stepUp(t *testing.T, user string) {
+	t.Helper()
+	now := time.Now()
+	e.svc.Engine.StartSession(user, store.MethodTOTP, now)
+	enr := e.enrollment(t, user)
+	if enr == nil {
+		return
+	}
+	if enr.TOTP != nil && enr.TOTP.Pending {
+		e.svc.Engine.RecordActivation(user, store.MethodTOTP, enr.TOTP.CreatedAt, now)
+	}
+	for method, f := range map[string]*store.OOB{store.MethodEmail: enr.Email, store.MethodSMS: enr.SMS} {
+		if f != nil && !f.Enabled {
+			e.svc.Engine.RecordActivation(user, method, f.CreatedAt, now)
+		}
+	}
+}
 
 // sent returns the messages written to the outbox.
 func (e *env) sent(t *testing.T) []delivery.Message {

@@ -184,7 +184,7 @@ func TestStoreFaults(t *testing.T) {
 		// user has stepped up: see TestInterleavedRequests for one who
 		// has not.)
 		{row: row{name: "verify, another factor enabled meanwhile", req: verify,
-			setup: func(t *testing.T, e *env) { pendingTOTP(t, e); e.stepUp("alice") }, code: rightTOTP,
+			setup: func(t *testing.T, e *env) { pendingTOTP(t, e); e.stepUp(t, "alice") }, code: rightTOTP,
 			want: is(noContent), after: expectStatus("totp", mfaapi.StatusEnabled)},
 			fault: faultStore{race: func(cur *store.Enrollment) *store.Enrollment {
 				cur.SMS = &store.OOB{Destination: alicePhone, Enabled: true}
@@ -344,7 +344,7 @@ func TestInterleavedRequests(t *testing.T) {
 			want:  is(noContent), after: expectStatus("totp", mfaapi.StatusEnabled)},
 			interleave: func(t *testing.T, e *env) {
 				e.oob(t, "alice", "sms", alicePhone, true)
-				e.stepUp("alice")
+				e.stepUp(t, "alice")
 			}},
 	}
 	for _, r := range rows {

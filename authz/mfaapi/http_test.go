@@ -100,6 +100,9 @@ func TestHandler(t *testing.T) {
 				hr.Header[k] = vs
 			}
 			hr.Header.Set("X-User-Id", "alice")
+			if c.body != "" && hr.Header.Get("Content-Type") == "" {
+				hr.Header.Set("Content-Type", "application/json")
+			}
 			if c.contentLength != 0 {
 				hr.ContentLength = c.contentLength
 			}

@@ -12,7 +12,8 @@ import (
 
 // recoveryCodes answers POST multi-factor-auth-recovery-codes: it replaces
 // the user's recovery codes with new ones, shown once, after a code of an
-// enabled factor (or a recovery code) proves the request is the user's.
+// enabled factor (or a recovery code), or a step-up of the same
+// credential, proves the request is the user's.
 func (a *API) recoveryCodes(ctx context.Context, r *authz.Request, user string) profile.Answer {
 	if ans, ok := a.notBanned(ctx, r, user); !ok {
 		return ans
@@ -24,9 +25,8 @@ func (a *API) recoveryCodes(ctx context.Context, r *authz.Request, user string) 
 	if len(enr.Methods()) == 0 {
 		return a.deny(r, profile.NotEnrolled, 0)
 	}
-	p := a.o.Engine.Prove(ctx, r, user, enr, "", a.o.Now())
-	if !p.OK {
-		return a.deny(r, p.Reason, p.RetryAfter)
+	if p := a.proveFactor(ctx, r, user, enr, a.o.Now()); !p.ok {
+		return a.deny(r, p.reason, p.retry)
 	}
 	codes, err := Regenerate(ctx, a.o.Store, user)
 	if err != nil {

@@ -34,7 +34,7 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 	case StatusDisabled:
 		return a.deny(r, profile.NotEnrolled, 0)
 	}
-	if !a.steppedUpStill(ctx, user, enr, a.o.Now()) {
+	if !a.steppedUpFor(ctx, r, user, method, enr, a.o.Now()) {
 		return a.deny(r, profile.StepUpRequired, 0)
 	}
 	sentTo, err := a.sentTo(ctx, user, method)
@@ -72,7 +72,7 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 			return nil, errReplaced
 		}
 		first := len(next.Methods()) == 0
-		if !first && !hadFactor && !a.o.Engine.SteppedUp(ctx, user, a.o.Now()) {
+		if !first && !hadFactor && !a.steppedUpFor(ctx, r, user, method, next, a.o.Now()) {
 			return nil, errStepUp
 		}
 		if method == store.MethodTOTP {

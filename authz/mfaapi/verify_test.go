@@ -50,7 +50,7 @@ func TestVerify(t *testing.T) {
 		e.recovery(t, "alice")
 		e.oob(t, "alice", "sms", alicePhone, false)
 		e.pendingCode(t, "alice", "sms", "654321", 0, time.Minute)
-		e.stepUp("alice")
+		e.stepUp(t, "alice")
 	}
 	recoveryShown := func(t *testing.T, e *env, got profile.Answer) { e.expectRecoveryShown(t, "alice", got) }
 	run(t, []row{

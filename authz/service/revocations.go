@@ -89,7 +89,7 @@ func (s *Service) WatchRevocations(ctx context.Context) {
 // period, a longer per-rule one, or the step-up window of the self-service
 // endpoints.
 func (s *Service) longestSession() time.Duration {
-	g := max(*s.Config.MFA.GracePeriod, authz.ManageWindow)
+	g := max(*s.Config.MFA.GracePeriod, s.Engine.StepUpWindow())
 	if rg, ok := s.Engine.Policy().MaxGrace(); ok && rg > g {
 		g = rg
 	}

@@ -86,6 +86,7 @@ func EngineConfig(c *config.Config) authz.Config {
 		AllowUnenrolled: c.MFA.AllowUnenrolled,
 		TOTPSkew:        c.TOTP.Skew,
 		CodeMaxAttempts: c.Codes.MaxAttempts,
+		StepUpWindow:    c.API.StepUpWindow,
 		Identity: authz.IdentityConfig{
 			Header:            c.Identity.Header,
 			Namespace:         c.Identity.JWTMetadata.Namespace,

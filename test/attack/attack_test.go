@@ -29,6 +29,13 @@ mfa:
   grace_period: 30m
 identity:
   header: x-user-id
+delivery:
+  # E-mail is offered so that a row can try to add it; nothing listens.
+  email: webhook
+  webhook:
+    url: http://127.0.0.1:9/send
+    secret: attack-corpus-webhook-secret
+    retries: 0
 regulation:
   max_failures: 5
   window: 5m
@@ -644,7 +651,7 @@ func corpus() []attack {
 func TestAttackCorpus(t *testing.T) {
 	main := harness.Start(t, harness.Options{Config: serverConfig})
 	jwt := harness.Start(t, harness.Options{Config: jwtOnlyConfig})
-	rows := append(corpus(), round3()...)
+	rows := append(append(corpus(), round3()...), selfServiceRows()...)
 	families := map[string]int{}
 	n := 0
 	for _, a := range rows {

@@ -168,6 +168,9 @@ func (a apiReq) build() *authv3.CheckRequest {
 	if a.partial {
 		h["x-envoy-auth-partial-body"] = "true"
 	}
+	if a.body != "" || a.noBody {
+		h["content-type"] = "application/vnd.api+json"
+	}
 	hr := &authv3.AttributeContext_HttpRequest{Method: a.method, Path: a.path, Host: host, Headers: h, Body: a.body,
 		Size: int64(len(a.body))}
 	if a.noBody {
@@ -288,8 +291,12 @@ func TestLifecycleGlue(t *testing.T) {
 	s.expectAllowed(t, s.check(t, checkout.build(t)), "recovery")
 	s.expectDenied(t, s.check(t, checkout.build(t)), deny403(glueInvalid))
 
-	// TOTP: activate (secret and URI), verify with the app's code.
-	out = s.answer(t, post(activate, "", body("multi-factor-auth-type-activate", "totp")), 200, "*")
+	// TOTP: activate (secret and URI), verify with the app's code. The
+	// session does not authorize adding a factor: the identity header
+	// binds no step-up, so activate needs a code of its own.
+	s.answer(t, post(activate, "", body("multi-factor-auth-type-activate", "totp")), 403,
+		glueErr(403, "5919", "Verify an enabled MFA type before adding another."))
+	out = s.answer(t, post(activate, "recovery "+recovery[3], body("multi-factor-auth-type-activate", "totp")), 200, "*")
 	var act struct {
 		Data struct {
 			Attributes struct{ Secret, URI string } `json:"attributes"`
@@ -306,9 +313,9 @@ func TestLifecycleGlue(t *testing.T) {
 	s.expectAllowed(t, s.check(t, checkout.build(t)), "totp")
 
 	// SMS through the webhook: a bad number, then a good one.
-	s.answer(t, post(activate, "", body("multi-factor-auth-type-activate", "sms", `"destination":"0151 2345"`)), 400,
+	s.answer(t, post(activate, "recovery "+recovery[5], body("multi-factor-auth-type-activate", "sms", `"destination":"0151 2345"`)), 400,
 		glueErr(400, "5917", "The destination for MFA codes is missing or invalid."))
-	s.answer(t, post(activate, "", body("multi-factor-auth-type-activate", "sms", `"destination":"+4915112345678"`)), 204, "")
+	s.answer(t, post(activate, "recovery "+recovery[4], body("multi-factor-auth-type-activate", "sms", `"destination":"+4915112345678"`)), 204, "")
 	m := hook.next(t)
 	if m["user"] != u || m["method"] != "sms" || m["destination"] != "+4915112345678" || len(m["code"]) != 6 || m["expires_at"] == "" {
 		t.Fatalf("webhook delivery %v", m)
@@ -338,6 +345,7 @@ func TestLifecycleGlue(t *testing.T) {
 	}
 	hreq, _ = http.NewRequest("POST", "http://"+httpAddr+trigger, strings.NewReader(body("multi-factor-auth-trigger", "sms")))
 	hreq.Header.Set("X-User-Id", u)
+	hreq.Header.Set("Content-Type", "application/vnd.api+json")
 	resp, err = http.DefaultClient.Do(hreq)
 	if err != nil {
 		t.Fatal(err)

@@ -258,6 +258,8 @@ type Req struct {
 	JWT map[string]any
 	// Metadata is more filter metadata, by namespace.
 	Metadata map[string]map[string]any
+	// Body is the request body, as Envoy's with_request_body sends it.
+	Body string
 }
 
 // JWTNamespace is jwt_authn's metadata namespace, as the default config reads it.
@@ -284,7 +286,7 @@ func (r Req) Build() *authv3.CheckRequest {
 	}
 	cr := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
 		Http: &authv3.AttributeContext_HttpRequest{Method: r.Method, Path: r.Path, Host: host,
-			Scheme: "https", Protocol: "HTTP/1.1", Headers: h},
+			Scheme: "https", Protocol: "HTTP/1.1", Headers: h, Body: r.Body, Size: int64(len(r.Body))},
 	}}}
 	if len(r.HeaderMap) > 0 {
 		cr.Attributes.Request.Http.HeaderMap = &corev3.HeaderMap{Headers: r.HeaderMap}
