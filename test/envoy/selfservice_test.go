@@ -140,7 +140,7 @@ func TestLifecycle(t *testing.T) {
 	const to = "erin@example.com"
 	post := func(path, code, body string) call {
 		return call{method: "POST", path: path, token: tok, code: code, body: body,
-			header: map[string]string{"Content-Type": "application/vnd.api+json"}}
+			header: map[string]string{"Content-Type": "application/json"}}
 	}
 	types := call{method: "GET", path: typesPath, token: tok}
 
