@@ -462,6 +462,11 @@ func deny403(body string) denial {
 	return denial{rpc: codes.PermissionDenied, status: 403, contentType: glueType, body: body}
 }
 
+// deny400 is a Glue denial with Spryker's 400 (its request errors, 5905).
+func deny400(body string) denial {
+	return denial{rpc: codes.PermissionDenied, status: 400, contentType: glueType, body: body}
+}
+
 func show(resp *authv3.CheckResponse) string {
 	return prototext.Format(resp)
 }
