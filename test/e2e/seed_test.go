@@ -183,6 +183,7 @@ func TestInversFlowIDHeader(t *testing.T) {
 	if err := os.WriteFile(e.cfg, []byte(strings.Replace(string(raw), "header: X-MFA-Code", "header: X-INVERS-MFA-Code", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	enrollJSON(t, e.cfg, "alice")
 	s := startServer(t, e)
 	resp := s.check(t, req{method: "POST", path: protectedPath, user: "alice", requestID: "5e77e3e3-48ab-4955-8ab3-1c62339096ab"}.build(t))
 	d := resp.GetDeniedResponse()
