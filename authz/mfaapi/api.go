@@ -242,6 +242,3 @@ func (a *API) unavailable(r *authz.Request, what string, err error) profile.Answ
 	a.log.Error("self-service endpoint failed", zap.String("step", what), zap.Error(err))
 	return a.deny(r, profile.Unavailable, 0)
 }
-
-// glue reports whether the active profile is Spryker's.
-func (a *API) glue() bool { return a.o.Engine.Profile().Name() == profile.Glue }
