@@ -66,10 +66,14 @@ func (e *Engine) enabled(enr *store.Enrollment, method string) bool {
 
 // Prove checks the MFA header of r for user, whose enrollment is enr,
 // under regulation: wrong codes count towards the lockout, a banned user
-// is refused. pending names a factor whose activation is in progress that
-// may prove itself too (the verify endpoint); a bare code then means it.
-// A right code is consumed (TOTP step, one-time code, recovery code). The
-// outcome is reported to the observer, if one is installed.
+// is refused. A bare code is checked against the preferred factor and then
+// against pending e-mail and SMS codes, as one attempt. pending names a
+// factor whose activation is in progress (the verify endpoint): then only
+// that factor is judged, a bare code means it, and a code named for
+// another factor is refused without being checked. A right code is
+// consumed (TOTP step, one-time code, recovery code); a malformed value is
+// MalformedCode. The outcome is reported to the observer, if one is
+// installed.
 func (e *Engine) Prove(ctx context.Context, r *Request, user string, enr *store.Enrollment, pending string, now time.Time) Proof {
 	return e.observeProof(r, enr, pending, e.prove(ctx, r, user, enr, pending, nil, now))
 }

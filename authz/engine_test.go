@@ -163,12 +163,12 @@ func TestUnprotectedAllowed(t *testing.T) {
 func TestNoIdentity(t *testing.T) {
 	f := newFixture(t, nil)
 	d := f.check("POST", "/carts/1", MapHeader{"x-mfa-code": "123456"})
-	expectDeny(t, d, profile.NoIdentity, 403, "no identity")
-	if d.Answer.Body != `{"errors":[{"status":403,"code":"5905","detail":"No customer identifier provided."}]}` {
+	expectDeny(t, d, profile.NoIdentity, 400, "no identity")
+	if d.Answer.Body != `{"errors":[{"status":400,"code":"5905","detail":"No customer identifier provided."}]}` {
 		t.Fatalf("body %s", d.Answer.Body)
 	}
 	d = f.check("POST", "/carts/1", MapHeader{"x-user-id": "\x01bad"})
-	expectDeny(t, d, profile.NoIdentity, 403, "unusable identity header")
+	expectDeny(t, d, profile.NoIdentity, 400, "unusable identity header")
 }
 
 func TestAnonymousAllow(t *testing.T) {
@@ -176,7 +176,7 @@ func TestAnonymousAllow(t *testing.T) {
 	expectAllow(t, f.check("POST", "/carts/1", nil), MethodNone)
 	// A present but unusable identity is never anonymous.
 	d := f.check("POST", "/carts/1", MapHeader{"x-user-id": ""})
-	expectDeny(t, d, profile.NoIdentity, 403, "unusable identity header")
+	expectDeny(t, d, profile.NoIdentity, 400, "unusable identity header")
 }
 
 func TestNotEnrolled(t *testing.T) {
@@ -198,7 +198,7 @@ func TestCodeFlow(t *testing.T) {
 	alice := MapHeader{"x-user-id": "alice"}
 	expectDeny(t, f.check("POST", "/carts/1", alice), profile.Missing, 403, "no code")
 	expectDeny(t, f.check("POST", "/carts/1", MapHeader{"x-user-id": "alice", "x-mfa-code": "  "}), profile.Missing, 403, "no code")
-	expectDeny(t, f.check("POST", "/carts/1", MapHeader{"x-user-id": "alice", "x-mfa-code": "12a456"}), profile.Invalid, 403, "malformed code")
+	expectDeny(t, f.check("POST", "/carts/1", MapHeader{"x-user-id": "alice", "x-mfa-code": "12a456"}), profile.MalformedCode, 403, "malformed code")
 	expectDeny(t, f.check("POST", "/carts/1", MapHeader{"x-user-id": "alice", "x-mfa-code": "sms 123456"}), profile.NotEnrolled, 403, "sms not enrolled")
 	wrong := "000000"
 	if wrong == f.code("alice", 0) {
@@ -277,7 +277,7 @@ func TestJWTIdentity(t *testing.T) {
 	}
 	num, _ := structpb.NewStruct(map[string]any{"sub": 42})
 	md["envoy.filters.http.jwt_authn"].Fields["jwt_payload"] = structpb.NewStructValue(num)
-	expectDeny(t, f.engine.Check(context.Background(), r), profile.NoIdentity, 403, "unusable jwt claim sub")
+	expectDeny(t, f.engine.Check(context.Background(), r), profile.NoIdentity, 400, "unusable jwt claim sub")
 }
 
 func TestBearerFingerprint(t *testing.T) {
@@ -288,7 +288,7 @@ func TestBearerFingerprint(t *testing.T) {
 	if want := "sha256:" + hex.EncodeToString(sum[:]); d.User != want {
 		t.Fatalf("user %q, want %q", d.User, want)
 	}
-	expectDeny(t, f.check("POST", "/carts/1", MapHeader{"authorization": "Basic abc"}), profile.NoIdentity, 403, "unusable authorization header")
+	expectDeny(t, f.check("POST", "/carts/1", MapHeader{"authorization": "Basic abc"}), profile.NoIdentity, 400, "unusable authorization header")
 }
 
 func TestMethodOverride(t *testing.T) {
@@ -296,10 +296,10 @@ func TestMethodOverride(t *testing.T) {
 	for _, h := range []MapHeader{
 		{"x-http-method-override": "DELETE"}, {"x-http-method": "patch"}, {"x-method-override": "GET, POST"},
 	} {
-		expectDeny(t, f.check("GET", "/carts/1", h), profile.NoIdentity, 403, "")
+		expectDeny(t, f.check("GET", "/carts/1", h), profile.NoIdentity, 400, "")
 	}
-	expectDeny(t, f.check("GET", "/carts/1?_method=DELETE", nil), profile.NoIdentity, 403, "")
-	expectDeny(t, f.check("GET", "/carts/1?_method=%zz", nil), profile.NoIdentity, 403, "")
+	expectDeny(t, f.check("GET", "/carts/1?_method=DELETE", nil), profile.NoIdentity, 400, "")
+	expectDeny(t, f.check("GET", "/carts/1?_method=%zz", nil), profile.NoIdentity, 400, "")
 	expectAllow(t, f.check("GET", "/carts/1", MapHeader{"x-http-method-override": "GET"}), "")
 }
 
@@ -330,10 +330,10 @@ func TestRepeatedHeadersAreInvalid(t *testing.T) {
 	// A transport that sees the header twice (Envoy's header_map) reports n=2.
 	d := f.engine.Check(context.Background(), &Request{Method: "POST", Path: "/carts/1",
 		Header: twice{MapHeader{"x-user-id": "alice"}, "x-mfa-code", code}})
-	expectDeny(t, d, profile.Invalid, 403, "malformed code")
+	expectDeny(t, d, profile.MalformedCode, 403, "malformed code")
 	// Envoy's headers map joins repeats with commas.
 	d = f.check("POST", "/carts/1", MapHeader{"x-user-id": "alice", "x-mfa-code": code + "," + code})
-	expectDeny(t, d, profile.Invalid, 403, "malformed code")
+	expectDeny(t, d, profile.MalformedCode, 403, "malformed code")
 	// Upper-case keys are found.
 	expectAllow(t, f.check("POST", "/carts/1", MapHeader{"X-User-Id": "alice", "X-Mfa-Code": code}), "totp")
 }

@@ -47,7 +47,7 @@ func TestRegisteredFactor(t *testing.T) {
 		t.Fatalf("Methods() = %v", m)
 	}
 	d := f.check("POST", "/carts/1", MapHeader{"x-user-id": "alice", "x-mfa-code": "assert not*an*assertion"})
-	expectDeny(t, d, profile.Invalid, 403, "malformed code")
+	expectDeny(t, d, profile.MalformedCode, 403, "malformed code")
 	d = f.check("POST", "/carts/1", MapHeader{"x-user-id": "alice", "x-mfa-code": "assert d3Jvbmc"})
 	expectDeny(t, d, profile.Invalid, 403, factor.DetailWrong)
 	d = f.check("POST", "/carts/1", MapHeader{"x-user-id": "alice", "x-mfa-code": "assert " + assertion})

@@ -89,7 +89,7 @@ func TestRouteFactorRefusesOtherCodes(t *testing.T) {
 	}
 	// Denials a factor cannot cure name none.
 	d = f2.check("POST", "/payments", nil)
-	expectDeny(t, d, profile.NoIdentity, 403, "no identity")
+	expectDeny(t, d, profile.NoIdentity, 400, "no identity")
 	if strings.Contains(d.Answer.Body, "acceptable_factors") {
 		t.Fatalf("body %s", d.Answer.Body)
 	}

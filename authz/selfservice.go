@@ -78,7 +78,7 @@ type Proof struct {
 	RetryAfter time.Duration
 }
 
-// prove is Prove without the observer (see observe.go). accepts, when not
+// prove is Prove without the observer (see code.go). accepts, when not
 // nil, says which factors may prove themselves (a rule's factors): a bare
 // code means the user's first enabled factor it accepts, and a code for a
 // factor it refuses is invalid without being checked or counted.
@@ -105,17 +105,22 @@ func (e *Engine) prove(ctx context.Context, r *Request, user string, enr *store.
 	}
 	method, code, ok := parseCode(e.factors, raw)
 	if n > 1 || !ok {
-		return fail(profile.Invalid, "malformed code")
+		return fail(profile.MalformedCode, "malformed code")
 	}
-	if method == "" {
-		if pending != "" {
-			method = pending
-		} else {
-			for _, m := range enr.Methods() {
-				if accepts == nil || accepts(m) {
-					method = m
-					break
-				}
+	bare := method == "" && pending == ""
+	switch {
+	case pending != "" && method != "" && method != pending:
+		// The verify endpoint judges only the factor being verified: a
+		// code of another factor (a recovery code, a TOTP code) is refused
+		// unchecked, so it is neither consumed nor proof of this factor.
+		return fail(profile.Invalid, "code of another factor")
+	case pending != "":
+		method = pending
+	case bare:
+		for _, m := range enr.Methods() {
+			if accepts == nil || accepts(m) {
+				method = m
+				break
 			}
 		}
 	}
@@ -130,6 +135,16 @@ func (e *Engine) prove(ctx context.Context, r *Request, user string, enr *store.
 		return Proof{Reason: profile.NotEnrolled, Detail: method + " not enrolled"}
 	}
 	ok, detail, err := e.checkCode(ctx, user, enr, method, code, now)
+	if err == nil && !ok && bare {
+		// A bare code is what Spryker's clients send after a trigger: it
+		// may be the e-mail or SMS code just sent rather than the
+		// preferred factor's. One attempt, one failure, however many
+		// factors it was tried against.
+		var alt string
+		if alt, err = e.checkSentCodes(ctx, user, enr, method, code, accepts, now); alt != "" {
+			ok, method = true, alt
+		}
+	}
 	if err != nil {
 		att.Release()
 		e.log.Error("code verification failed; request denied", zap.String("method", method), zap.Error(err))
@@ -146,6 +161,28 @@ func (e *Engine) prove(ctx context.Context, r *Request, user string, enr *store.
 	}
 	att.Succeeded()
 	return Proof{OK: true, Method: method}
+}
+
+// checkSentCodes checks a bare code against the user's enabled factors
+// whose codes are sent (e-mail, SMS) other than tried, which was checked
+// already, and that accepts (nil: any) lets prove themselves; it returns
+// the factor the code is right for, "" when none. A factor without a
+// pending code costs one store read and changes nothing.
+func (e *Engine) checkSentCodes(ctx context.Context, user string, enr *store.Enrollment, tried, code string, accepts func(string) bool, now time.Time) (string, error) {
+	for _, m := range enr.Methods() {
+		f, known := e.factors.Lookup(m)
+		if _, sent := f.(factor.Sent); !known || !sent || m == tried || accepts != nil && !accepts(m) {
+			continue
+		}
+		ok, _, err := f.Verify(ctx, &e.factorEnv, user, enr, code, now)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return m, nil
+		}
+	}
+	return "", nil
 }
 
 func (e *Engine) codeMaxAttempts() int {

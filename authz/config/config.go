@@ -84,6 +84,10 @@ type MFA struct {
 	ProblemBaseURL  string         `yaml:"problem_base_url"`
 	GracePeriod     *time.Duration `yaml:"grace_period"`
 	AllowUnenrolled bool           `yaml:"allow_unenrolled"`
+	// GlueContentType is the media type of Glue documents:
+	// application/json (Spryker's storefront examples, the default) or
+	// application/vnd.api+json (its Backend API examples).
+	GlueContentType string `yaml:"glue_content_type"`
 }
 
 // Identity is the `identity` section: how a request names its user.
@@ -144,7 +148,7 @@ func Default() *Config {
 		Server: Server{GRPCAddress: DefaultGRPCAddress, ShutdownTimeout: DefaultShutdownTimeout,
 			ForwardAuthPath: DefaultForwardAuthPath, EnvoyHTTPPrefix: DefaultEnvoyHTTPPrefix},
 		Log: Log{Level: "info", Format: "json", Decisions: DecisionsOff, DecisionSampleRate: DefaultDecisionSampleRate},
-		MFA: MFA{Header: DefaultHeader, Profile: profile.Glue, GracePeriod: &grace},
+		MFA: MFA{Header: DefaultHeader, Profile: profile.Glue, GracePeriod: &grace, GlueContentType: profile.JSONContentType},
 		Identity: Identity{JWTMetadata: JWTMetadata{
 			Namespace: DefaultJWTNamespace, PayloadKey: DefaultJWTPayloadKey, Claim: DefaultJWTClaim}, ClockSkew: &skew},
 		TOTP:       totp.DefaultConfig(),
@@ -261,6 +265,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := profile.New(c.MFA.Profile, DefaultHeader, ""); err != nil {
 		add("mfa.profile", "want %q or %q, got %q", profile.Glue, profile.Problem, c.MFA.Profile)
+	}
+	if ct := c.MFA.GlueContentType; ct != profile.JSONContentType && ct != profile.GlueContentType {
+		add("mfa.glue_content_type", "want %q or %q, got %q", profile.JSONContentType, profile.GlueContentType, ct)
 	}
 	if c.MFA.GracePeriod == nil {
 		g := DefaultGracePeriod

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mfa-authz/mfa-authz/policy"
 )
 
 func TestDefaults(t *testing.T) {
@@ -27,8 +29,30 @@ func TestExampleConfigParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Policy.Rules) != 6 || c.Identity.Header != "x-user-id" {
-		t.Fatalf("example: %d rules, identity header %q", len(c.Policy.Rules), c.Identity.Header)
+	if c.Identity.Header != "x-user-id" {
+		t.Fatalf("example: identity header %q", c.Identity.Header)
+	}
+	// The example protects what Spryker protects: every method but GET and
+	// OPTIONS on its six resources and below them, nothing else.
+	pol, err := policy.Compile(c.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range []string{"customer-password", "customers", "addresses", "carts", "checkout", "order-payments"} {
+		for _, path := range []string{"/" + res, "/" + res + "/DE--42", "/" + res + "/1/items/2"} {
+			for _, m := range []string{"GET", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "HEAD", "PURGE"} {
+				r := pol.Match(m, "shop.example.com", path)
+				got := r != nil && r.MFARequired
+				if want := m != "GET" && m != "OPTIONS"; got != want {
+					t.Errorf("%s %s: MFA required %t, want %t", m, path, got, want)
+				}
+			}
+		}
+	}
+	for _, path := range []string{"/catalog-search", "/wishlists/1", "/access-tokens"} {
+		if r := pol.Match("POST", "shop.example.com", path); r != nil && r.MFARequired {
+			t.Errorf("POST %s: protected by rule %d", path, r.Index)
+		}
 	}
 }
 
@@ -65,6 +89,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"mfa: [1]\n", "config: mfa (line 1): want a mapping of keys"},
 		{"policy:\n  rules: /a\n", "config: policy.rules (line 2): want a list"},
 		{"mfa:\n  profile: spryker\n", `config: mfa.profile: want "glue" or "problem", got "spryker"`},
+		{"mfa:\n  glue_content_type: text/json\n", `config: mfa.glue_content_type: want "application/json" or "application/vnd.api+json", got "text/json"`},
 		{"mfa:\n  header: \"X MFA\"\n", `config: mfa.header: not a valid HTTP header name: "X MFA"`},
 		{"mfa:\n  grace_period: -1m\n", "config: mfa.grace_period: must not be negative, got -1m0s"},
 		{"server:\n  grpc_address: nowhere\n", `config: server.grpc_address: want host:port, got "nowhere"`},
@@ -135,6 +160,32 @@ func TestForwardAuthKeys(t *testing.T) {
 		_, err := Parse([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: got %v, want error containing %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// The glue profile's codes work 30 minutes, as Spryker's; the problem
+// profile keeps its 5 minutes; an explicit ttl wins in both. Glue
+// documents are application/json unless configured otherwise.
+func TestProfileDefaults(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		ttl  time.Duration
+		ct   string
+	}{
+		{"", 30 * time.Minute, "application/json"},
+		{"mfa:\n  profile: glue\n", 30 * time.Minute, "application/json"},
+		{"mfa:\n  profile: problem\n", 5 * time.Minute, "application/json"},
+		{"mfa:\n  profile: problem\ncodes:\n  ttl: 10m\n", 10 * time.Minute, "application/json"},
+		{"mfa:\n  glue_content_type: application/vnd.api+json\ncodes:\n  ttl: 2m\n", 2 * time.Minute, "application/vnd.api+json"},
+	} {
+		cfg, err := Parse([]byte(c.yaml))
+		if err != nil {
+			t.Fatalf("%q: %v", c.yaml, err)
+		}
+		if cfg.Codes.TTL != c.ttl || cfg.Codes.MaxAttempts != 3 || cfg.MFA.GlueContentType != c.ct {
+			t.Errorf("%q: ttl %s, attempts %d, content type %q; want %s, 3, %q", c.yaml, cfg.Codes.TTL, cfg.Codes.MaxAttempts,
+				cfg.MFA.GlueContentType, c.ttl, c.ct)
 		}
 	}
 }

@@ -2,6 +2,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/mfa-authz/mfa-authz/authz/profile"
 )
 
 // API is the `api` section: the self-service MFA endpoints mfa-authz
@@ -30,7 +32,9 @@ type API struct {
 
 // Codes is the `codes` section: one-time codes sent by e-mail or SMS.
 type Codes struct {
-	Length      int           `yaml:"length"`
+	Length int `yaml:"length"`
+	// TTL is how long a code works; 0 (unset) is the profile's default
+	// (CodeTTLFor), filled in by Validate.
 	TTL         time.Duration `yaml:"ttl"`
 	MaxAttempts int           `yaml:"max_attempts"`
 }
@@ -57,14 +61,17 @@ const (
 	DefaultRecoveryCodesPath = "/multi-factor-auth-recovery-codes"
 	DefaultMaxBodyBytes      = 16 << 10
 	DefaultCodeLength        = 6
-	DefaultCodeTTL           = 5 * time.Minute
-	DefaultCodeMaxAttempts   = 3
-	DefaultUserMaxSends      = 10
-	DefaultUserWindow        = time.Hour
-	DefaultTenantMaxSends    = 1000
-	DefaultTenantWindow      = time.Hour
-	DefaultResendCooldown    = 30 * time.Second
-	DefaultStepUpWindow      = 5 * time.Minute
+	// DefaultCodeTTL is the problem profile's code validity;
+	// DefaultGlueCodeTTL the glue profile's, Spryker's 30 minutes.
+	DefaultCodeTTL         = 5 * time.Minute
+	DefaultGlueCodeTTL     = 30 * time.Minute
+	DefaultCodeMaxAttempts = 3
+	DefaultUserMaxSends    = 10
+	DefaultUserWindow      = time.Hour
+	DefaultTenantMaxSends  = 1000
+	DefaultTenantWindow    = time.Hour
+	DefaultResendCooldown  = 30 * time.Second
+	DefaultStepUpWindow    = 5 * time.Minute
 )
 
 func defaultAPI() API {
@@ -75,7 +82,18 @@ func defaultAPI() API {
 }
 
 func defaultCodes() Codes {
-	return Codes{Length: DefaultCodeLength, TTL: DefaultCodeTTL, MaxAttempts: DefaultCodeMaxAttempts}
+	return Codes{Length: DefaultCodeLength, MaxAttempts: DefaultCodeMaxAttempts}
+}
+
+// CodeTTLFor returns the default code validity of the named profile: the
+// glue profile follows Spryker (30 minutes), the problem profile keeps
+// mfa-authz's shorter one. Both allow DefaultCodeMaxAttempts tries, as
+// Spryker does.
+func CodeTTLFor(profileName string) time.Duration {
+	if profileName == profile.Problem {
+		return DefaultCodeTTL
+	}
+	return DefaultGlueCodeTTL
 }
 
 func defaultLimits() Limits {
@@ -115,6 +133,9 @@ func (c *Config) validateLifecycle(add func(key, format string, args ...any)) []
 	}
 	if c.Codes.Length < 4 || c.Codes.Length > 10 {
 		add("codes.length", "want 4 to 10, got %d", c.Codes.Length)
+	}
+	if c.Codes.TTL == 0 {
+		c.Codes.TTL = CodeTTLFor(c.MFA.Profile)
 	}
 	if c.Codes.TTL < 30*time.Second || c.Codes.TTL > time.Hour {
 		add("codes.ttl", "want 30s to 1h, got %s", c.Codes.TTL)

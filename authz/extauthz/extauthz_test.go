@@ -108,7 +108,7 @@ func TestDenyShape(t *testing.T) {
 	for _, h := range den.GetHeaders() {
 		got[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
 	}
-	if got["content-type"] != "application/vnd.api+json" || got["cache-control"] != "no-store" {
+	if got["content-type"] != "application/json" || got["cache-control"] != "no-store" {
 		t.Fatalf("headers %v", got)
 	}
 }

@@ -42,7 +42,7 @@ const (
 	glueMissing     = `{"errors":[{"status":403,"code":"5900","detail":"X-MFA-Code header is missing."}]}`
 	glueInvalid     = `{"errors":[{"status":403,"code":"5901","detail":"X-MFA-Code is invalid."}]}`
 	glueUnavailable = `{"errors":[{"status":503,"code":"5912","detail":"MFA verification is temporarily unavailable."}]}`
-	glueType        = "application/vnd.api+json"
+	glueType        = "application/json"
 	problemType     = "application/problem+json"
 )
 
@@ -207,8 +207,8 @@ func TestForwardAuth(t *testing.T) {
 		expectAllowed(t, f.serve(forwarded("DELETE", "/carts/1", alice)), "totp", "")
 	})
 	t.Run("no identity", func(t *testing.T) {
-		expectDenied(t, f.serve(forwarded("POST", "/carts/1", nil)), 403, glueType,
-			`{"errors":[{"status":403,"code":"5905","detail":"No customer identifier provided."}]}`)
+		expectDenied(t, f.serve(forwarded("POST", "/carts/1", nil)), 400, glueType,
+			`{"errors":[{"status":400,"code":"5905","detail":"No customer identifier provided."}]}`)
 	})
 	t.Run("unknown host is any host", func(t *testing.T) {
 		// /admin/** is protected on admin.example.com only. Without
@@ -218,7 +218,7 @@ func TestForwardAuth(t *testing.T) {
 		r = forwarded("POST", "/admin/users", hdr{{"X-User-Id", "bob"}})
 		r.Header.Del("X-Forwarded-Host")
 		expectDenied(t, f.serve(r), 403, glueType,
-			`{"errors":[{"status":403,"code":"5910","detail":"MFA is not activated for this customer."}]}`)
+			`{"errors":[{"status":403,"code":"5920","detail":"MFA is not activated for this customer."}]}`)
 	})
 	t.Run("other paths go to next", func(t *testing.T) {
 		for _, p := range []string{"/healthz", "/forward-auth/x", "/ext-authzfoo"} {
@@ -296,7 +296,7 @@ func TestEnvoyMode(t *testing.T) {
 		r = envoy("POST", "/ext-authz/admin/users", hdr{{"x-user-id", "bob"}})
 		r.Host = "admin.example.com"
 		expectDenied(t, f.serve(r), 403, glueType,
-			`{"errors":[{"status":403,"code":"5910","detail":"MFA is not activated for this customer."}]}`)
+			`{"errors":[{"status":403,"code":"5920","detail":"MFA is not activated for this customer."}]}`)
 	})
 	t.Run("no path after the prefix", func(t *testing.T) {
 		for _, target := range []string{"/ext-authz", "/ext-authz?x=1"} {
@@ -521,8 +521,8 @@ func TestServedByService(t *testing.T) {
 		// net/http merges names differing in case: the code and the identity
 		// count as repeated, never as one picked at random.
 		{"POST", "/ext-authz/carts/1", hdr{{"X-User-Id", "alice"}, {"X-MFA-Code", "123456"}, {"x-mfa-code", "654321"}}, 403, glueInvalid},
-		{"POST", "/ext-authz/carts/1", hdr{{"X-User-Id", "alice"}, {"x-user-id", "mallory"}}, 403,
-			`{"errors":[{"status":403,"code":"5905","detail":"No customer identifier provided."}]}`},
+		{"POST", "/ext-authz/carts/1", hdr{{"X-User-Id", "alice"}, {"x-user-id", "mallory"}}, 400,
+			`{"errors":[{"status":400,"code":"5905","detail":"No customer identifier provided."}]}`},
 		{"GET", "/nowhere", nil, 404, "404 page not found\n"},
 	} {
 		status, b := do(c.method, c.target, c.h)

@@ -55,7 +55,7 @@ func (a *API) activate(ctx context.Context, r *authz.Request, user string) profi
 			Secret string `json:"secret"`
 			URI    string `json:"uri"`
 		}
-		return document(http.StatusOK, resource{Type: TypeActivate, ID: method, Attributes: attrs{method, f.Secret, key.URL()}})
+		return a.document(http.StatusOK, resource{Type: TypeActivate, ID: method, Attributes: attrs{method, f.Secret, key.URL()}})
 	}
 	dest, reason := a.destination(r, method, req.destination)
 	if reason != 0 {

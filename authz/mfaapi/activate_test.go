@@ -263,7 +263,7 @@ func TestActivate(t *testing.T) {
 		// A failed delivery leaves the factor pending without a code, so
 		// that the next try is not held by the cooldown.
 		{name: "delivery failed", opts: opts{badBox: true}, req: post("email", dest(aliceEmail)),
-			want: glue(profile.DeliveryFailed, "5918"),
+			want: glue(profile.DeliveryFailed, "5910"),
 			after: func(t *testing.T, e *env, _ profile.Answer) {
 				if enr := e.enrollment(t, "alice"); mfaapi.Status(enr, "email") != mfaapi.StatusInProgress {
 					t.Errorf("enrollment %+v, want email in progress", enr)

@@ -159,45 +159,61 @@ func (a *API) offered(m string) bool {
 // handler answers one endpoint for an identified user.
 type handler func(ctx context.Context, r *authz.Request, user string) profile.Answer
 
-// route returns the handler of method and path, nil when none.
-func (a *API) route(method, target string) handler {
+// route returns the handler of method and target, nil when target names
+// no endpoint. allow is the method the endpoint answers; when method is
+// another, the handler is nil and allow is set: the caller answers 405.
+func (a *API) route(method, target string) (h handler, allow string) {
 	p, _, _ := strings.Cut(target, "?")
 	if p == "" {
-		return nil
+		return nil, ""
 	}
-	m := strings.ToUpper(method)
-	switch {
-	case m == http.MethodGet && p == a.o.Paths.Types:
-		return a.types
-	case m != http.MethodPost:
-		return nil
-	case p == a.o.Paths.Activate:
-		return a.activate
-	case p == a.o.Paths.Verify:
-		return a.verify
-	case p == a.o.Paths.Deactivate:
-		return a.deactivate
-	case p == a.o.Paths.Trigger:
-		return a.trigger
-	case p == a.o.Paths.RecoveryCodes:
-		return a.recoveryCodes
+	switch p {
+	case a.o.Paths.Types:
+		h, allow = a.types, http.MethodGet
+	case a.o.Paths.Activate:
+		h, allow = a.activate, http.MethodPost
+	case a.o.Paths.Verify:
+		h, allow = a.verify, http.MethodPost
+	case a.o.Paths.Deactivate:
+		h, allow = a.deactivate, http.MethodPost
+	case a.o.Paths.Trigger:
+		h, allow = a.trigger, http.MethodPost
+	case a.o.Paths.RecoveryCodes:
+		h, allow = a.recoveryCodes, http.MethodPost
+	default:
+		return nil, ""
 	}
-	return nil
+	if strings.ToUpper(method) != allow {
+		return nil, allow
+	}
+	return h, allow
 }
 
 // Serves implements authz.API: the engine asks it first, so that a request
-// that is no endpoint's costs no copy of the request.
-func (a *API) Serves(method, target string) bool { return a.route(method, target) != nil }
+// that is no endpoint's costs no copy of the request. Every method on an
+// endpoint's path is served: the wrong ones with 405.
+func (a *API) Serves(method, target string) bool {
+	_, allow := a.route(method, target)
+	return allow != ""
+}
 
 // Handle implements authz.API: it answers r when it is one of the
-// endpoints' (ok=false otherwise), success or error alike, as a
+// endpoints' (ok=false otherwise), success or error alike, or 405 with an
+// Allow header when r names an endpoint's path with another method, as a
 // profile.Answer carrying the status and body to send. Every endpoint
 // needs the user's identity, so its absence is answered here; a panic in
 // an endpoint is answered as an outage rather than taking the process down.
 func (a *API) Handle(ctx context.Context, r *authz.Request) (ans profile.Answer, ok bool) {
-	h := a.route(r.Method, r.Path)
-	if h == nil {
+	h, allow := a.route(r.Method, r.Path)
+	switch {
+	case allow == "":
 		return profile.Answer{}, false
+	case h == nil:
+		// The endpoint's path with another method: nothing to act on,
+		// so no identity is needed to say which method to use.
+		ans := a.deny(r, profile.MethodNotAllowed, 0)
+		ans.Allow = allow
+		return ans, true
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -226,6 +242,3 @@ func (a *API) unavailable(r *authz.Request, what string, err error) profile.Answ
 	a.log.Error("self-service endpoint failed", zap.String("step", what), zap.Error(err))
 	return a.deny(r, profile.Unavailable, 0)
 }
-
-// glue reports whether the active profile is Spryker's.
-func (a *API) glue() bool { return a.o.Engine.Profile().Name() == profile.Glue }

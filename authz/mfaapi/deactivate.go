@@ -3,7 +3,6 @@ package mfaapi
 import (
 	"context"
 	"errors"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -34,24 +33,17 @@ func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) pro
 		return ans
 	}
 	method := req.method
-	failed := func(reason profile.Reason, retry time.Duration) profile.Answer {
-		// Glue has one code for every refused deactivation; lockouts and
-		// outages keep their own answers.
-		if a.glue() && reason != profile.TooManyAttempts && reason != profile.Unavailable {
-			reason = profile.DeactivationFailed
-		}
-		return a.deny(r, reason, retry)
-	}
 	proved := false
 	switch Status(req.enr, method) {
 	case StatusDisabled:
-		return failed(profile.NotEnrolled, 0)
+		return a.deny(r, profile.FactorNotActive, 0)
 	case StatusEnabled:
 		// Removing a working factor needs a code of an enabled factor (or a
-		// recovery code), or a step-up of the same credential; cancelling
-		// an activation in progress does not.
+		// recovery code), or a step-up of the same credential, judged and
+		// answered as on a protected route; cancelling an activation in
+		// progress needs none.
 		if p := a.proveFactor(ctx, r, user, req.enr, a.o.Now()); !p.ok {
-			return failed(p.reason, p.retry)
+			return a.deny(r, p.reason, p.retry)
 		}
 		proved = true
 	}
@@ -66,10 +58,10 @@ func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) pro
 	})
 	switch {
 	case errors.Is(err, errNotEnabled):
-		return failed(profile.NotEnrolled, 0)
+		return a.deny(r, profile.FactorNotActive, 0)
 	case errors.Is(err, errAlreadyEnabled):
 		// Enabled since the read that let the request go without a code.
-		return failed(profile.DeactivationFailed, 0)
+		return a.deny(r, profile.DeactivationFailed, 0)
 	case err != nil:
 		return a.unavailable(r, "remove factor", err)
 	}

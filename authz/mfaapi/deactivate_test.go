@@ -64,28 +64,34 @@ func TestDeactivate(t *testing.T) {
 			setup: func(t *testing.T, e *env) { e.oob(t, "alice", "sms", alicePhone, true); e.pendingTOTP(t, "alice") },
 			want:  is(noContent), after: both(expectStatus("totp", 0), expectStatus("sms", 2))},
 
-		// Glue answers every refusal with 5903; the problem profile says why.
+		// A missing or wrong code is answered as on any protected route
+		// (5900 / 5901, 403), in both profiles.
 		{name: "wrong code", req: post("totp"), setup: totpOnly, code: wrongCode,
-			want: glue(profile.DeactivationFailed, "5903"), after: untouched},
+			want: glue(profile.Invalid, "5901"), after: untouched},
 		{name: "wrong code, problem", opts: opts{profile: profile.Problem}, req: post("totp"), setup: totpOnly, code: wrongCode,
 			want: problem(profile.Invalid), after: untouched},
 		{name: "used recovery code", req: post("totp"),
 			setup: func(t *testing.T, e *env) { totpOnly(t, e); e.useRecovery(t, "alice", 0) },
 			code:  func(t *testing.T, e *env) string { return "recovery " + e.codes[0] },
-			want:  glue(profile.DeactivationFailed, "5903"), after: untouched},
+			want:  glue(profile.InvalidRecoveryCode, "5901"), after: untouched},
 		{name: "used recovery code, problem", opts: opts{profile: profile.Problem}, req: post("totp"),
 			setup: func(t *testing.T, e *env) { totpOnly(t, e); e.useRecovery(t, "alice", 0) },
 			code:  func(t *testing.T, e *env) string { return "recovery " + e.codes[0] },
 			want:  problem(profile.InvalidRecoveryCode), after: untouched},
-		{name: "no code", req: post("totp"), setup: totpOnly, want: glue(profile.DeactivationFailed, "5903"), after: untouched},
+		{name: "no code", req: post("totp"), setup: totpOnly, want: glue(profile.Missing, "5900"), after: untouched},
 		{name: "no code, problem", opts: opts{profile: profile.Problem}, req: post("totp"), setup: totpOnly,
 			want: problem(profile.Missing), after: untouched},
+		{name: "malformed code", req: withCode(post("totp"), "12 34"), setup: totpOnly,
+			want: glue(profile.MalformedCode, "5901"), after: untouched},
+		{name: "malformed code, problem", opts: opts{profile: profile.Problem}, req: withCode(post("totp"), "12 34"), setup: totpOnly,
+			want: problem(profile.MalformedCode), after: untouched},
 		{name: "code of a factor not enrolled", req: withCode(post("totp"), "sms 123456"), setup: totpOnly,
-			want: glue(profile.DeactivationFailed, "5903"), after: untouched},
+			want: glue(profile.NotEnrolled, "5920"), after: untouched},
+		// A type that is not enabled is Spryker's 5906.
 		{name: "not activated", req: withCode(post("email"), "email 123456"),
-			want: glue(profile.DeactivationFailed, "5903"), after: expectNoFactor},
+			want: glue(profile.FactorNotActive, "5906"), after: expectNoFactor},
 		{name: "not activated, problem", opts: opts{profile: profile.Problem}, req: withCode(post("sms"), "sms 123456"),
-			setup: totpOnly, want: problem(profile.NotEnrolled), after: untouched},
+			setup: totpOnly, want: problem(profile.FactorNotActive), after: untouched},
 
 		// Lockouts keep their own answer, also in Glue, also where no code
 		// is needed (cancelling an activation).

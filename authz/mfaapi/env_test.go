@@ -170,12 +170,12 @@ var noContent = answer{status: 204}
 
 // document is a 200 JSON:API document.
 func document(body string) answer {
-	return answer{status: 200, ctype: profile.GlueContentType, body: body}
+	return answer{status: 200, ctype: profile.JSONContentType, body: body}
 }
 
 // documentLike is a 200 JSON:API document matching pattern.
 func documentLike(pattern string) answer {
-	return answer{status: 200, ctype: profile.GlueContentType, pattern: regexp.MustCompile("^" + pattern + "$")}
+	return answer{status: 200, ctype: profile.JSONContentType, pattern: regexp.MustCompile("^" + pattern + "$")}
 }
 
 // glueErr is the Glue error document of reason, which must carry code.
@@ -191,7 +191,7 @@ func glueErr(t *testing.T, reason profile.Reason, code string) answer {
 	if doc.Errors[0].Code != code {
 		t.Fatalf("reason %s carries Glue code %s, the row expects %s", reason, doc.Errors[0].Code, code)
 	}
-	return answer{status: doc.Errors[0].Status, ctype: profile.GlueContentType, body: body}
+	return answer{status: doc.Errors[0].Status, ctype: profile.JSONContentType, body: body}
 }
 
 // problemErr is the problem document of reason.

@@ -177,7 +177,7 @@ func TestStoreFaults(t *testing.T) {
 			want: glue(profile.AlreadyEnabled, "5904")},
 			fault: faultStore{race: func(cur *store.Enrollment) *store.Enrollment { cur.TOTP.Pending = false; return cur }}},
 		{row: row{name: "verify, removed meanwhile", req: verify, setup: pendingTOTP, code: rightTOTP,
-			want: glue(profile.NotEnrolled, "5910")}, fault: faultStore{race: removeAll}},
+			want: glue(profile.FactorNotActive, "5906")}, fault: faultStore{race: removeAll}},
 		// The first try made recovery codes for a first factor; when the
 		// retry finds another factor enabled meanwhile it makes none, and
 		// must not show the first try's, which were never stored. (The
@@ -191,11 +191,11 @@ func TestStoreFaults(t *testing.T) {
 				return cur
 			}}},
 		{row: row{name: "deactivate, removed meanwhile", req: deactivate, setup: enabledTOTP, code: rightTOTP,
-			want: glue(profile.DeactivationFailed, "5903")}, fault: faultStore{race: removeAll}},
+			want: glue(profile.FactorNotActive, "5906")}, fault: faultStore{race: removeAll}},
 		{row: row{name: "deactivate, removed meanwhile, problem", opts: opts{profile: profile.Problem}, req: deactivate,
-			setup: enabledTOTP, code: rightTOTP, want: problem(profile.NotEnrolled)}, fault: faultStore{race: removeAll}},
+			setup: enabledTOTP, code: rightTOTP, want: problem(profile.FactorNotActive)}, fault: faultStore{race: removeAll}},
 		{row: row{name: "recovery codes, removed meanwhile", req: recovery, setup: enabledTOTP, code: rightTOTP,
-			want: glue(profile.NotEnrolled, "5910")}, fault: faultStore{race: removeAll}},
+			want: glue(profile.NotEnrolled, "5920")}, fault: faultStore{race: removeAll}},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
@@ -227,7 +227,7 @@ func TestThroughEngine(t *testing.T) {
 	e := newEnv(t, opts{})
 	d := e.svc.Engine.Check(context.Background(), &authz.Request{Method: "GET", Path: config.DefaultTypesPath,
 		Header: authz.MapHeader{"x-user-id": "alice"}})
-	if !d.API || d.Answer.Status != 200 || d.Answer.ContentType != profile.GlueContentType {
+	if !d.API || d.Answer.Status != 200 || d.Answer.ContentType != profile.JSONContentType {
 		t.Fatalf("Check of the types endpoint: %+v", d)
 	}
 }
@@ -258,15 +258,15 @@ func TestInterleavedRequests(t *testing.T) {
 		e.pendingCode(t, "alice", "email", "123456", 0, time.Minute)
 	}
 	// victimVerifies: alice's own verify completes her e-mail activation
-	// (200, recovery codes shown).
-	victimVerifies := func(t *testing.T, e *env) { call(t, e, verifyReq("email", "email 123456"), 200) }
-	// enabledWithCodes: alice's e-mail factor is enabled with all ten
-	// recovery codes, as her verify left it.
+	// (204).
+	victimVerifies := func(t *testing.T, e *env) { call(t, e, verifyReq("email", "email 123456"), 204) }
+	// enabledWithCodes: alice's e-mail factor is enabled, as her verify
+	// left it.
 	enabledWithCodes := func(t *testing.T, e *env, _ profile.Answer) {
 		t.Helper()
 		enr := e.enrollment(t, "alice")
-		if enr == nil || mfaapi.Status(enr, "email") != mfaapi.StatusEnabled || enr.UnusedRecoveryCodes() != 10 {
-			t.Errorf("enrollment %+v, want e-mail enabled with 10 recovery codes", enr)
+		if enr == nil || mfaapi.Status(enr, "email") != mfaapi.StatusEnabled {
+			t.Errorf("enrollment %+v, want e-mail enabled", enr)
 		}
 	}
 	// malloryPending: the e-mail factor in progress is mallory's, not
@@ -283,8 +283,7 @@ func TestInterleavedRequests(t *testing.T) {
 		interleave func(t *testing.T, e *env)
 	}{
 		// Cancelling an activation takes no code, so it must not remove a
-		// factor that alice's verify enabled meanwhile (with the recovery
-		// codes just shown to her).
+		// factor that alice's verify enabled meanwhile.
 		{row: row{name: "cancel, enabled meanwhile", req: cancelEmail, setup: pendingEmail,
 			want: glue(profile.DeactivationFailed, "5903"), after: enabledWithCodes}, interleave: victimVerifies},
 		{row: row{name: "cancel, enabled meanwhile, problem", opts: opts{profile: profile.Problem}, req: cancelEmail,

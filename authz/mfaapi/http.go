@@ -27,7 +27,7 @@ func (a *API) Handler(next http.Handler) http.Handler {
 		// RequestURI keeps the client's escaping (RawPath) and drops the
 		// scheme and host of an absolute-form target.
 		target := hr.URL.RequestURI()
-		if a.route(hr.Method, target) == nil {
+		if !a.Serves(hr.Method, target) {
 			next.ServeHTTP(w, hr)
 			return
 		}

@@ -31,22 +31,23 @@ func TestHandler(t *testing.T) {
 		status        int
 		ctype, want   string
 		retryAfter    string
-		cached        bool // no Cache-Control: the request went past the API
-		untouched     bool // alice has no enrollment and no code was sent
+		allow         string // the Allow header
+		cached        bool   // no Cache-Control: the request went past the API
+		untouched     bool   // alice has no enrollment and no code was sent
 	}{
-		{name: "types", method: "GET", path: config.DefaultTypesPath, next: upstream, status: 200, ctype: profile.GlueContentType,
+		{name: "types", method: "GET", path: config.DefaultTypesPath, next: upstream, status: 200, ctype: profile.JSONContentType,
 			want: `{"data":[{"type":"multi-factor-auth-types","id":"totp","attributes":{"type":"totp","status":0}},` +
 				`{"type":"multi-factor-auth-types","id":"email","attributes":{"type":"email","status":0}},` +
 				`{"type":"multi-factor-auth-types","id":"sms","attributes":{"type":"sms","status":0}}]}`},
 		{name: "no content has no body", method: "POST", path: config.DefaultActivatePath, body: activate, next: upstream, status: 204},
 		{name: "error document", method: "POST", path: config.DefaultActivatePath, body: "{", next: upstream,
-			status: 400, ctype: profile.GlueContentType,
+			status: 400, ctype: profile.JSONContentType,
 			want: `{"errors":[{"status":400,"code":"5913","detail":"Request body is missing or is not a valid JSON:API document."}]}`},
 		{name: "body over max_body_bytes", method: "POST", path: config.DefaultActivatePath,
-			body: activate + strings.Repeat(" ", config.DefaultMaxBodyBytes), next: upstream, status: 400, ctype: profile.GlueContentType,
+			body: activate + strings.Repeat(" ", config.DefaultMaxBodyBytes), next: upstream, status: 400, ctype: profile.JSONContentType,
 			want: `{"errors":[{"status":400,"code":"5913","detail":"Request body is missing or is not a valid JSON:API document."}]}`},
 		{name: "body shorter than announced", method: "POST", path: config.DefaultActivatePath, body: activate,
-			contentLength: int64(len(activate) + 10), next: upstream, status: 400, ctype: profile.GlueContentType,
+			contentLength: int64(len(activate) + 10), next: upstream, status: 400, ctype: profile.JSONContentType,
 			want: `{"errors":[{"status":400,"code":"5913","detail":"Request body is missing or is not a valid JSON:API document."}]}`},
 		// On a stopped clock, 10.001s after a code: 19.999s left.
 		{name: "Retry-After in whole seconds, rounded up", method: "POST", path: config.DefaultTriggerPath,
@@ -57,7 +58,7 @@ func TestHandler(t *testing.T) {
 				sent := e.pending(t, "alice", "email").SentAt
 				e.api = newAPI(t, e, e.st, func() time.Time { return sent.Add(10*time.Second + time.Millisecond) })
 			},
-			status: 429, ctype: profile.GlueContentType, retryAfter: "20",
+			status: 429, ctype: profile.JSONContentType, retryAfter: "20",
 			want: `{"errors":[{"status":429,"code":"5916","detail":"An MFA code was sent a moment ago. Wait before requesting another."}]}`},
 		{name: "X-Request-Id is the flow id", opts: opts{profile: profile.Problem}, method: "POST", path: config.DefaultRecoveryCodesPath,
 			header: http.Header{"X-Request-Id": {flowID}}, next: upstream,
@@ -69,10 +70,22 @@ func TestHandler(t *testing.T) {
 		{name: "a repeated MFA header is refused", method: "POST", path: config.DefaultRecoveryCodesPath,
 			header: http.Header{"X-Mfa-Code": {"totp 123456", "totp 654321"}}, next: upstream,
 			setup:  func(t *testing.T, e *env) { e.enabledTOTP(t, "alice") },
-			status: 403, ctype: profile.GlueContentType,
+			status: 403, ctype: profile.JSONContentType,
 			want: `{"errors":[{"status":403,"code":"5901","detail":"X-MFA-Code is invalid."}]}`},
 		{name: "other paths go to next", method: "GET", path: "/checkout", next: upstream, status: 418, cached: true},
-		{name: "other methods go to next", method: "GET", path: config.DefaultActivatePath, next: upstream, status: 418, cached: true},
+		// Another method on an endpoint's path is 405 with Allow, not the
+		// upstream's or an empty 404, and needs no identity.
+		{name: "another method is 405", method: "GET", path: config.DefaultActivatePath, next: upstream,
+			status: 405, ctype: profile.JSONContentType, allow: "POST", untouched: true,
+			want: `{"errors":[{"status":405,"code":"5921","detail":"The HTTP method is not allowed on this resource."}]}`},
+		{name: "another method on types is 405", method: "DELETE", path: config.DefaultTypesPath + "?x=1",
+			status: 405, ctype: profile.JSONContentType, allow: "GET",
+			want: `{"errors":[{"status":405,"code":"5921","detail":"The HTTP method is not allowed on this resource."}]}`},
+		{name: "another method is 405, problem", opts: opts{profile: profile.Problem}, method: "PUT", path: config.DefaultVerifyPath,
+			header: http.Header{"X-Request-Id": {flowID}}, status: 405, ctype: profile.ProblemContentType, allow: "POST",
+			want: `{"type":"/problems/mfa/http-method-not-allowed","type_documentation":"https://docs.example.com/problems/mfa/http-method-not-allowed",` +
+				`"title":"HTTP method not allowed.","status":405,"detail":"This MFA endpoint does not answer the HTTP method used; see the Allow header.",` +
+				`"flow_id":"` + flowID + `"}`},
 		{name: "no next: 404", method: "GET", path: "/checkout", status: 404, ctype: "text/plain; charset=utf-8",
 			want: "404 page not found\n", cached: true},
 		// The query is not part of the path; an absolute-form target is
@@ -116,6 +129,9 @@ func TestHandler(t *testing.T) {
 			got, _ := io.ReadAll(res.Body)
 			if res.StatusCode != c.status || res.Header.Get("Content-Type") != c.ctype || string(got) != c.want {
 				t.Errorf("answer %d %q %s\nwant %d %q %s", res.StatusCode, res.Header.Get("Content-Type"), got, c.status, c.ctype, c.want)
+			}
+			if a := res.Header.Get("Allow"); a != c.allow {
+				t.Errorf("Allow %q, want %q", a, c.allow)
 			}
 			if ra := res.Header.Get("Retry-After"); ra != c.retryAfter {
 				t.Errorf("Retry-After %q, want %q", ra, c.retryAfter)

@@ -32,7 +32,7 @@ func (a *API) recoveryCodes(ctx context.Context, r *authz.Request, user string) 
 	if err != nil {
 		return a.updateFailed(r, "regenerate recovery codes", err)
 	}
-	return recoveryDocument(codes)
+	return a.recoveryDocument(codes)
 }
 
 // Regenerate replaces the user's recovery codes with new ones and returns

@@ -64,9 +64,9 @@ func TestRecoveryCodes(t *testing.T) {
 			setup: totpOnly, want: problem(profile.InvalidRecoveryCode), after: kept},
 		{name: "banned", req: post, setup: func(t *testing.T, e *env) { totpOnly(t, e); e.ban(t, "alice") }, code: rightTOTP,
 			want: glueRetry(profile.TooManyAttempts, "5911", 15*time.Minute), after: kept},
-		{name: "nothing enrolled", req: withCode("totp 123456"), want: glue(profile.NotEnrolled, "5910"), after: expectNoFactor},
+		{name: "nothing enrolled", req: withCode("totp 123456"), want: glue(profile.NotEnrolled, "5920"), after: expectNoFactor},
 		{name: "only a factor in progress", req: post, setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
-			code: rightTOTP, want: glue(profile.NotEnrolled, "5910")},
+			code: rightTOTP, want: glue(profile.NotEnrolled, "5920")},
 		{name: "nothing enrolled, problem", opts: opts{profile: profile.Problem}, req: withCode("totp 123456"),
 			want: problem(profile.NotEnrolled)},
 	})

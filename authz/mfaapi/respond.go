@@ -9,9 +9,10 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
-// Successful answers are JSON:API documents in Glue's media type whatever
-// the profile: the profile shapes errors only, and clients of these
-// endpoints are Glue clients. Errors come from the engine (API.deny).
+// Successful answers are JSON:API documents in Glue's media type
+// (mfa.glue_content_type) whatever the profile: the profile shapes errors
+// only, and clients of these endpoints are Glue clients. Errors come from
+// the engine (API.deny).
 
 // noContent is the answer of an endpoint that succeeded with nothing to say.
 var noContent = profile.Answer{Status: http.StatusNoContent}
@@ -19,7 +20,7 @@ var noContent = profile.Answer{Status: http.StatusNoContent}
 // document renders a JSON:API document whose primary data is data. HTML
 // escaping is off, so that an otpauth URI keeps its "&" as the client
 // will copy it, rather than "\u0026".
-func document(status int, data any) profile.Answer {
+func (a *API) document(status int, data any) profile.Answer {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -28,7 +29,7 @@ func document(status int, data any) profile.Answer {
 	}{data}); err != nil {
 		panic(err) // strings, ints and slices of them only
 	}
-	return profile.Answer{Status: status, ContentType: profile.GlueContentType, Body: string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))}
+	return profile.Answer{Status: status, ContentType: a.o.Engine.Profile().DocumentType(), Body: string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))}
 }
 
 // resource is a JSON:API resource object.
@@ -40,9 +41,9 @@ type resource struct {
 
 // recoveryDocument shows new recovery codes, the one time they exist in
 // the clear: the store keeps only their hashes.
-func recoveryDocument(codes []string) profile.Answer {
+func (a *API) recoveryDocument(codes []string) profile.Answer {
 	type attrs struct {
 		Codes []string `json:"codes"`
 	}
-	return document(http.StatusOK, resource{Type: TypeRecoveryCodes, ID: store.MethodRecovery, Attributes: attrs{codes}})
+	return a.document(http.StatusOK, resource{Type: TypeRecoveryCodes, ID: store.MethodRecovery, Attributes: attrs{codes}})
 }

@@ -34,7 +34,7 @@ func TestDeactivateEndsSession(t *testing.T) {
 			reason: profile.Missing, glueCode: "5900", detail: "no code"},
 		// The last factor: the user is not enrolled any more.
 		{name: "last factor", method: "totp", code: func(e *env) string { return "recovery " + e.codes[0] }, ends: true,
-			reason: profile.NotEnrolled, glueCode: "5910", detail: "no factor enrolled"},
+			reason: profile.NotEnrolled, glueCode: "5920", detail: "no factor enrolled"},
 		{name: "in progress", method: "sms", ends: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -188,7 +188,7 @@ func TestSessionDoesNotAuthorizeFactorChanges(t *testing.T) {
 	}
 	for _, c := range []struct{ name, path, body, want string }{
 		{"activate", config.DefaultActivatePath, activateEmail, stepUpRequired},
-		{"deactivate", config.DefaultDeactivatePath, deactivateTOTP, deactivateFailed},
+		{"deactivate", config.DefaultDeactivatePath, deactivateTOTP, missingCode},
 		{"recovery codes", config.DefaultRecoveryCodesPath, "", missingCode},
 	} {
 		status, body := f.call(t, c.path, "", c.body)
@@ -244,8 +244,8 @@ func TestStepUpIsBoundToTheCredential(t *testing.T) {
 		t.Fatalf("deactivate totp with the token that verified: %d %s", status, body)
 	}
 	deactivateEmail := `{"data":{"type":"multi-factor-auth-type-deactivate","attributes":{"type":"email"}}}`
-	if status, body := f.callAs(t, mine, config.DefaultDeactivatePath, "", deactivateEmail); status != 400 || body != deactivateFailed {
-		t.Fatalf("deactivate e-mail after the sessions ended: %d %s, want 400 %s", status, body, deactivateFailed)
+	if status, body := f.callAs(t, mine, config.DefaultDeactivatePath, "", deactivateEmail); status != 403 || body != missingCode {
+		t.Fatalf("deactivate e-mail after the sessions ended: %d %s, want 403 %s", status, body, missingCode)
 	}
 }
 

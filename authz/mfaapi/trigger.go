@@ -23,7 +23,7 @@ func (a *API) trigger(ctx context.Context, r *authz.Request, user string) profil
 	}
 	method := req.method
 	if Status(req.enr, method) != StatusEnabled {
-		return a.deny(r, profile.NotEnrolled, 0)
+		return a.deny(r, profile.FactorNotActive, 0)
 	}
 	if method == store.MethodTOTP {
 		// The authenticator app shows the code: nothing to send.

@@ -57,12 +57,12 @@ func TestTrigger(t *testing.T) {
 			want: is(noContent), after: nothingSent},
 
 		{name: "in progress", req: post("email"), setup: func(t *testing.T, e *env) { e.oob(t, "alice", "email", aliceEmail, false) },
-			want: glue(profile.NotEnrolled, "5910"), after: nothingSent},
+			want: glue(profile.FactorNotActive, "5906"), after: nothingSent},
 		{name: "totp in progress", req: post("totp"), setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
-			want: glue(profile.NotEnrolled, "5910")},
-		{name: "not activated", req: post("email"), want: glue(profile.NotEnrolled, "5910"), after: nothingSent},
+			want: glue(profile.FactorNotActive, "5906")},
+		{name: "not activated", req: post("email"), want: glue(profile.FactorNotActive, "5906"), after: nothingSent},
 		{name: "not activated, problem", opts: opts{profile: profile.Problem}, req: post("sms"),
-			want: problem(profile.NotEnrolled), after: nothingSent},
+			want: problem(profile.FactorNotActive), after: nothingSent},
 
 		// Limits: the cooldown first, then the user's and the tenant's counts.
 		{name: "resend cooldown", req: post("email"),
@@ -112,7 +112,7 @@ func TestTrigger(t *testing.T) {
 			want:  func(t *testing.T) answer { return problemErr(t, profile.TooManyAttempts).with(15 * time.Minute) }, after: nothingSent},
 
 		{name: "delivery failed", opts: opts{badBox: true}, req: post("email"), setup: enabled("email", aliceEmail),
-			want: glue(profile.DeliveryFailed, "5918"), after: func(t *testing.T, e *env, _ profile.Answer) {
+			want: glue(profile.DeliveryFailed, "5910"), after: func(t *testing.T, e *env, _ profile.Answer) {
 				if p := e.pending(t, "alice", "email"); p != nil {
 					t.Errorf("pending code %+v kept after a failed delivery", p)
 				}

@@ -23,5 +23,5 @@ func (a *API) types(ctx context.Context, r *authz.Request, user string) profile.
 	for _, m := range a.methods {
 		list = append(list, resource{Type: TypeTypes, ID: m, Attributes: attrs{m, Status(enr, m)}})
 	}
-	return document(http.StatusOK, list)
+	return a.document(http.StatusOK, list)
 }

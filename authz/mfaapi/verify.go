@@ -2,17 +2,21 @@ package mfaapi
 
 import (
 	"context"
+	"errors"
 
 	"github.com/mfa-authz/mfa-authz/authz"
-	"github.com/mfa-authz/mfa-authz/authz/otc"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
 // verify answers POST multi-factor-auth-type-verify: a code of the pending
-// factor in the MFA header enables it. The user's first enabled factor
-// also gets recovery codes, shown in the answer (200); otherwise the
-// answer is empty (204).
+// factor in the MFA header enables it, and the answer is empty (204), as
+// Spryker's. Recovery codes are not part of it: the client fetches them
+// with their own request (POST multi-factor-auth-recovery-codes).
+//
+// Only the factor being verified is judged: a code of another factor, a
+// recovery code among them, is refused without being checked, so verify
+// never consumes it (Engine.Prove with pending set).
 //
 // The code proves the factor in progress as first read, so the locked
 // update enables it only if it is still that factor (a concurrent activate
@@ -32,7 +36,7 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 	case StatusEnabled:
 		return a.deny(r, profile.AlreadyEnabled, 0)
 	case StatusDisabled:
-		return a.deny(r, profile.NotEnrolled, 0)
+		return a.deny(r, profile.FactorNotActive, 0)
 	}
 	if !a.steppedUpFor(ctx, r, user, method, enr, a.o.Now()) {
 		return a.deny(r, profile.StepUpRequired, 0)
@@ -58,9 +62,7 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 		return a.deny(r, profile.Invalid, 0)
 	}
 	hadFactor := len(enr.Methods()) > 0
-	var codes []string
 	err = a.o.Store.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) {
-		codes = nil // a store may call fn again after a conflicting write
 		next := copyEnrollment(cur)
 		switch Status(next, method) {
 		case StatusEnabled:
@@ -84,18 +86,14 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 			f.Enabled = true
 			setOOB(next, method, &f)
 		}
-		c, err := otc.FirstRecovery(a.o.Store, user, next, first)
-		if err != nil {
-			return nil, err
-		}
-		codes = c
 		return next, nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errNotEnabled):
+		// Cancelled since the read: as if read up front.
+		return a.deny(r, profile.FactorNotActive, 0)
+	case err != nil:
 		return a.updateFailed(r, "enable factor", err)
-	}
-	if codes != nil {
-		return recoveryDocument(codes)
 	}
 	return noContent
 }

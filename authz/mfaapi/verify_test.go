@@ -52,24 +52,31 @@ func TestVerify(t *testing.T) {
 		e.pendingCode(t, "alice", "sms", "654321", 0, time.Minute)
 		e.stepUp(t, "alice")
 	}
-	recoveryShown := func(t *testing.T, e *env, got profile.Answer) { e.expectRecoveryShown(t, "alice", got) }
+	// noRecovery: verify shows no recovery codes and makes none; the
+	// client fetches them with their own request.
+	noRecovery := func(t *testing.T, e *env, _ profile.Answer) {
+		t.Helper()
+		if enr := e.enrollment(t, "alice"); len(enr.Recovery) != 0 {
+			t.Errorf("verify made recovery codes: %+v", enr.Recovery)
+		}
+	}
 	run(t, []row{
-		// The first factor comes with recovery codes, shown once.
+		// Success is 204 with no body, as Spryker's, the first factor too.
 		{name: "first factor totp", req: post("totp"), setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
 			code: func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
-			want: is(documentLike(recoveryDocument)), after: both(expectStatus("totp", 2), recoveryShown)},
+			want: is(noContent), after: both(expectStatus("totp", 2), noRecovery)},
 		{name: "a bare code is the pending factor's", req: post("totp"), setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice") },
 			code: func(t *testing.T, e *env) string { return totpCode(t, e.totp) },
-			want: is(documentLike(recoveryDocument)), after: both(expectStatus("totp", 2), recoveryShown)},
+			want: is(noContent), after: both(expectStatus("totp", 2), noRecovery)},
 		{name: "first factor email", req: withCode(post("email"), "email 123456"), setup: pendingEmail,
-			want: is(documentLike(recoveryDocument)), after: both(expectStatus("email", 2), func(t *testing.T, e *env, got profile.Answer) {
-				recoveryShown(t, e, got)
+			want: is(noContent), after: both(expectStatus("email", 2), func(t *testing.T, e *env, got profile.Answer) {
+				noRecovery(t, e, got)
 				if p := e.pending(t, "alice", "email"); p != nil {
 					t.Errorf("the used code is still pending: %+v", p)
 				}
 			})},
 		{name: "first factor, problem profile", opts: opts{profile: profile.Problem}, req: withCode(post("email"), "email 123456"),
-			setup: pendingEmail, want: is(documentLike(recoveryDocument)), after: expectStatus("email", 2)},
+			setup: pendingEmail, want: is(noContent), after: expectStatus("email", 2)},
 		{name: "recovery codes the user has are kept", req: post("totp"),
 			setup: func(t *testing.T, e *env) { e.pendingTOTP(t, "alice"); e.recovery(t, "alice") },
 			code:  func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
@@ -156,23 +163,55 @@ func TestVerify(t *testing.T) {
 			},
 			want: problem(profile.Invalid), after: expectStatus("sms", 1)},
 
-		// Another factor's code proves the user, not the new factor.
+		// Only the factor being verified is judged: another factor's code
+		// is refused unchecked and stays usable.
 		{name: "another factor's code", req: post("sms"), setup: totpAndPendingSMS,
 			code: func(t *testing.T, e *env) string { return "totp " + totpCode(t, e.totp) },
-			want: glue(profile.Invalid, "5901"), after: expectStatus("sms", 1)},
+			want: glue(profile.Invalid, "5901"), after: both(expectStatus("sms", 1), totpStillWorks)},
 		{name: "a recovery code", req: post("sms"), setup: totpAndPendingSMS,
 			code: func(t *testing.T, e *env) string { return "recovery " + e.codes[0] },
-			want: glue(profile.Invalid, "5901"), after: expectStatus("sms", 1)},
+			want: glue(profile.Invalid, "5901"), after: both(expectStatus("sms", 1), recoveryUnused)},
+		{name: "a recovery code, problem", opts: opts{profile: profile.Problem}, req: post("sms"), setup: totpAndPendingSMS,
+			code: func(t *testing.T, e *env) string { return "recovery " + e.codes[0] },
+			want: problem(profile.Invalid), after: both(expectStatus("sms", 1), recoveryUnused)},
 		{name: "a code of a factor not enrolled", req: withCode(post("sms"), "email 654321"), setup: totpAndPendingSMS,
-			want: glue(profile.NotEnrolled, "5910"), after: expectStatus("sms", 1)},
+			want: glue(profile.Invalid, "5901"), after: both(expectStatus("sms", 1), pendingKept("sms"))},
 
 		// Status.
 		{name: "already enabled", req: withCode(post("totp"), "totp 123456"),
 			setup: func(t *testing.T, e *env) { e.enabledTOTP(t, "alice") },
 			want:  glue(profile.AlreadyEnabled, "5904")},
 		{name: "not activated", req: withCode(post("email"), "email 123456"),
-			want: glue(profile.NotEnrolled, "5910"), after: expectNoFactor},
+			want: glue(profile.FactorNotActive, "5906"), after: expectNoFactor},
 		{name: "not activated, problem", opts: opts{profile: profile.Problem}, req: withCode(post("email"), "email 123456"),
-			want: problem(profile.NotEnrolled), after: expectNoFactor},
+			want: problem(profile.FactorNotActive), after: expectNoFactor},
 	})
+}
+
+// totpStillWorks asserts that alice's current TOTP code was not consumed:
+// it still regenerates her recovery codes.
+func totpStillWorks(t *testing.T, e *env, _ profile.Answer) {
+	t.Helper()
+	r := req{path: config.DefaultRecoveryCodesPath, user: "alice", code: "totp " + totpCode(t, e.totp)}
+	got, _ := e.svc.API.Handle(context.Background(), r.build())
+	expect(t, got, documentLike(recoveryDocument))
+}
+
+// recoveryUnused asserts that all ten of alice's recovery codes are unused.
+func recoveryUnused(t *testing.T, e *env, _ profile.Answer) {
+	t.Helper()
+	if n := e.enrollment(t, "alice").UnusedRecoveryCodes(); n != 10 {
+		t.Errorf("%d unused recovery codes, want 10", n)
+	}
+}
+
+// pendingKept asserts that alice's pending code of method is unchanged:
+// not used, no wrong try counted.
+func pendingKept(method string) func(*testing.T, *env, profile.Answer) {
+	return func(t *testing.T, e *env, _ profile.Answer) {
+		t.Helper()
+		if p := e.pending(t, "alice", method); p == nil || p.Attempts != 0 {
+			t.Errorf("pending %s code %+v, want one with no attempts", method, p)
+		}
+	}
 }

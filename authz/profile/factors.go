@@ -46,7 +46,9 @@ func FactorsJSON(factors []string) string {
 func WithFactors(a Answer, list string) Answer {
 	switch {
 	case list == "":
-	case a.ContentType == GlueContentType && strings.HasSuffix(a.Body, "}]}"):
+	case strings.HasPrefix(a.Body, `{"errors":[`) && strings.HasSuffix(a.Body, "}]}"):
+		// A Glue error document, whichever content type it is sent as
+		// (mfa.glue_content_type).
 		a.Body = a.Body[:len(a.Body)-3] + `,"meta":{"` + FactorsMember + `":` + list + `}}]}`
 	case a.ContentType == ProblemContentType && strings.HasSuffix(a.Body, "}"):
 		a.Body = a.Body[:len(a.Body)-1] + `,"` + FactorsMember + `":` + list + `}`

@@ -20,6 +20,8 @@ func TestHeaders(t *testing.T) {
 			"content-type: " + ProblemContentType + "; cache-control: no-store; retry-after: 2"},
 		{"whole seconds stay", Answer{Status: 429, RetryAfter: 90 * time.Second}, "cache-control: no-store; retry-after: 90"},
 		{"under a second is one", Answer{Status: 429, RetryAfter: time.Nanosecond}, "cache-control: no-store; retry-after: 1"},
+		{"allow and flow id", Answer{Status: 405, ContentType: ProblemContentType, Allow: "POST", FlowHeader: "x-invers-flow-id", FlowID: "f-1"},
+			"content-type: " + ProblemContentType + "; cache-control: no-store; allow: POST; x-invers-flow-id: f-1"},
 	} {
 		var got []string
 		c.d.Headers(func(name, value string) { got = append(got, name+": "+value) })

@@ -22,7 +22,7 @@ type Reason uint8
 const (
 	// Missing: the MFA header is absent or empty.
 	Missing Reason = iota + 1
-	// Invalid: the code is wrong, malformed, replayed or expired.
+	// Invalid: the code is wrong, replayed or expired.
 	Invalid
 	// NotEnrolled: the user has no factor, or not the one named in the header.
 	NotEnrolled
@@ -33,6 +33,9 @@ const (
 	// Unavailable: mfa-authz could not decide (store error, timeout, panic).
 	// The request is denied: the service fails closed.
 	Unavailable
+	// MalformedCode: the MFA header's value is no code of any factor
+	// (the wrong syntax, an unknown method, a repeated header).
+	MalformedCode
 )
 
 var reasonNames = [...]string{
@@ -43,6 +46,7 @@ var reasonNames = [...]string{
 	TooManyAttempts: "too_many_attempts",
 	NoIdentity:      "no_identity",
 	Unavailable:     "unavailable",
+	MalformedCode:   "malformed_code",
 }
 
 // String returns the reason's stable machine name, used in logs and metrics.
@@ -57,7 +61,7 @@ func (r Reason) String() string {
 }
 
 // Reasons lists every reason, for tests and documentation.
-var Reasons = []Reason{Missing, Invalid, NotEnrolled, TooManyAttempts, NoIdentity, Unavailable}
+var Reasons = []Reason{Missing, Invalid, NotEnrolled, TooManyAttempts, NoIdentity, Unavailable, MalformedCode}
 
 // Answer is a rendered HTTP answer that mfa-authz gives the client itself:
 // a denial of a protected request, or a self-service endpoint's reply,
@@ -68,13 +72,20 @@ type Answer struct {
 	Body        string
 	// RetryAfter, when non-zero, is sent as a Retry-After header (seconds).
 	RetryAfter time.Duration
+	// Allow, when set, is sent as an Allow header: the methods a
+	// self-service path answers, on its 405 answer.
+	Allow string
+	// FlowHeader, when set, names a response header that repeats the
+	// body's flow_id (FlowID), as INVERS sends X-INVERS-Flow-ID.
+	FlowHeader, FlowID string
 }
 
 // Headers calls set with each response header of d, the same for every
 // transport: content-type when d has a body type (a 204 answer has none),
 // cache-control: no-store (an MFA answer is about one user and one moment),
-// and retry-after in whole seconds, rounded up, when d.RetryAfter is set.
-// Names are lower case, as HTTP/2 sends them.
+// retry-after in whole seconds, rounded up, when d.RetryAfter is set, allow
+// when d.Allow is, and the flow id header when d.FlowHeader is. Names are
+// lower case, as HTTP/2 sends them.
 func (d Answer) Headers(set func(name, value string)) {
 	if d.ContentType != "" {
 		set("content-type", d.ContentType)
@@ -82,6 +93,12 @@ func (d Answer) Headers(set func(name, value string)) {
 	set("cache-control", "no-store")
 	if d.RetryAfter > 0 {
 		set("retry-after", strconv.FormatInt(int64((d.RetryAfter+time.Second-1)/time.Second), 10))
+	}
+	if d.Allow != "" {
+		set("allow", d.Allow)
+	}
+	if d.FlowHeader != "" {
+		set(d.FlowHeader, d.FlowID)
 	}
 }
 
@@ -100,6 +117,10 @@ type Profile interface {
 	Name() string
 	// Deny renders the denial for reason.
 	Deny(reason Reason, d Details) Answer
+	// DocumentType is the media type of the self-service endpoints'
+	// success documents, which are Glue JSON:API documents in both
+	// profiles.
+	DocumentType() string
 }
 
 // Names of the built-in profiles, as written in mfa.profile.
@@ -108,18 +129,43 @@ const (
 	Problem = "problem"
 )
 
+// Option adjusts a profile built by New.
+type Option func(*options)
+
+type options struct {
+	glueType string
+}
+
+// WithGlueContentType sets the media type of Glue documents: JSONContentType
+// (the default, as Spryker's storefront examples show) or GlueContentType
+// (JSON:API, as Spryker's Backend API examples show).
+func WithGlueContentType(ct string) Option {
+	return func(o *options) { o.glueType = ct }
+}
+
+// GlueContentTypes are the media types WithGlueContentType accepts.
+var GlueContentTypes = []string{JSONContentType, GlueContentType}
+
 // New returns the named profile. header is the MFA header's name as
-// configured (it appears in texts); baseURL prefixes problem types in
+// configured (it appears in texts, and the problem profile's flow id
+// header takes its prefix); baseURL prefixes problem types in
 // type_documentation.
-func New(name, header, baseURL string) (Profile, error) {
+func New(name, header, baseURL string, opts ...Option) (Profile, error) {
 	if header == "" {
 		return nil, fmt.Errorf("profile: empty MFA header name")
 	}
+	o := options{glueType: JSONContentType}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.glueType != JSONContentType && o.glueType != GlueContentType {
+		return nil, fmt.Errorf("profile: glue content type %q (want %q or %q)", o.glueType, JSONContentType, GlueContentType)
+	}
 	switch name {
 	case Glue, "":
-		return newGlue(header), nil
+		return newGlue(header, o.glueType), nil
 	case Problem:
-		return newProblem(header, baseURL), nil
+		return newProblem(header, baseURL, o.glueType), nil
 	default:
 		return nil, fmt.Errorf("profile: unknown profile %q (want %q or %q)", name, Glue, Problem)
 	}

@@ -39,7 +39,7 @@ func TestGlueGolden(t *testing.T) {
 	}
 	for _, r := range Reasons {
 		d := p.Deny(r, Details{FlowID: "ignored"})
-		if d.ContentType != "application/vnd.api+json" {
+		if d.ContentType != "application/json" {
 			t.Errorf("%s: content type %q", r, d.ContentType)
 		}
 		golden(t, "glue_"+r.String()+".json", d.Body)
@@ -81,7 +81,8 @@ func TestProblemGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantStatus := map[Reason]int{Missing: 409, Invalid: 401, NotEnrolled: 409, TooManyAttempts: 429, NoIdentity: 401, Unavailable: 503}
+	wantStatus := map[Reason]int{Missing: 409, Invalid: 401, NotEnrolled: 409, TooManyAttempts: 429, NoIdentity: 401,
+		Unavailable: 503, MalformedCode: 401}
 	for _, r := range Reasons {
 		d := p.Deny(r, Details{FlowID: "5e77e3e3-48ab-4955-8ab3-1c62339096ab", RetryAfter: time.Minute})
 		if d.ContentType != "application/problem+json" || d.Status != wantStatus[r] {
@@ -148,5 +149,88 @@ func TestUnknownReasonRendersUnavailable(t *testing.T) {
 	}
 	if Reason(200).String() != "reason(200)" || Missing.String() != "missing_code" {
 		t.Error("Reason.String")
+	}
+}
+
+// INVERS repeats flow_id in the X-INVERS-Flow-ID response header; the
+// header's prefix follows the configured MFA header's.
+func TestProblemFlowIDHeader(t *testing.T) {
+	for _, c := range []struct{ mfa, want string }{
+		{"X-INVERS-MFA-Code", "x-invers-flow-id"},
+		{"X-MFA-Code", "x-flow-id"},
+		{"x-acme-mfa-code", "x-acme-flow-id"},
+		{"X-Shop-OTP", "x-flow-id"},
+		{"MFA-Code", "x-flow-id"},
+	} {
+		p, _ := New(Problem, c.mfa, "")
+		for _, r := range append(append([]Reason{}, Reasons...), LifecycleReasons...) {
+			d := p.Deny(r, Details{FlowID: "flow-1"})
+			var got []string
+			d.Headers(func(name, value string) {
+				if strings.HasSuffix(name, "flow-id") {
+					got = append(got, name+": "+value)
+				}
+			})
+			if want := c.want + ": flow-1"; len(got) != 1 || got[0] != want {
+				t.Errorf("%s %s: flow headers %q, want %q", c.mfa, r, got, want)
+			}
+		}
+		d := p.Deny(Invalid, Details{FlowID: `bad"id`})
+		var doc struct {
+			FlowID string `json:"flow_id"`
+		}
+		if err := json.Unmarshal([]byte(d.Body), &doc); err != nil || d.FlowID != doc.FlowID || !uuidRE.MatchString(d.FlowID) {
+			t.Errorf("%s: header flow id %q, body flow_id %q (%v)", c.mfa, d.FlowID, doc.FlowID, err)
+		}
+	}
+	g, _ := New(Glue, "X-INVERS-MFA-Code", "")
+	if d := g.Deny(Missing, Details{FlowID: "flow-1"}); d.FlowHeader != "" {
+		t.Errorf("glue answer carries a flow header %q", d.FlowHeader)
+	}
+}
+
+// A malformed code is its own problem type; in Glue it is Spryker's 5901.
+func TestMalformedCode(t *testing.T) {
+	p, _ := New(Problem, "X-INVERS-MFA-Code", "https://developers.invers.com")
+	d := p.Deny(MalformedCode, Details{FlowID: "f"})
+	want := `{"type":"/problems/mfa/invalid-otp-format","type_documentation":"https://developers.invers.com/problems/mfa/invalid-otp-format",` +
+		`"title":"MFA code malformed.","status":401,` +
+		`"detail":"The 'X-INVERS-MFA-Code' header must hold a code, or a factor type and a code such as 'email 123456'.","flow_id":"f"}`
+	if d.Status != 401 || d.Body != want {
+		t.Errorf("got %d %s\nwant 401 %s", d.Status, d.Body, want)
+	}
+	g, _ := New(Glue, "X-MFA-Code", "")
+	if d := g.Deny(MalformedCode, Details{}); d.Status != 403 || d.Body != `{"errors":[{"status":403,"code":"5901","detail":"X-MFA-Code is invalid."}]}` {
+		t.Errorf("glue: %d %s", d.Status, d.Body)
+	}
+}
+
+// Glue documents are application/json unless configured as JSON:API;
+// nothing else is accepted.
+func TestGlueContentType(t *testing.T) {
+	for _, c := range []struct {
+		opts []Option
+		want string
+	}{
+		{nil, "application/json"},
+		{[]Option{WithGlueContentType(GlueContentType)}, "application/vnd.api+json"},
+		{[]Option{WithGlueContentType(JSONContentType)}, "application/json"},
+	} {
+		for _, name := range []string{Glue, Problem} {
+			p, err := New(name, "X-MFA-Code", "", c.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.DocumentType() != c.want {
+				t.Errorf("%s: document type %q, want %q", name, p.DocumentType(), c.want)
+			}
+			if got := p.Deny(Missing, Details{}).ContentType; name == Glue && got != c.want {
+				t.Errorf("glue denial content type %q, want %q", got, c.want)
+			}
+		}
+	}
+	if _, err := New(Glue, "X-MFA-Code", "", WithGlueContentType("text/html")); err == nil ||
+		err.Error() != `profile: glue content type "text/html" (want "application/json" or "application/vnd.api+json")` {
+		t.Errorf("bad content type: %v", err)
 	}
 }

@@ -143,7 +143,7 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	prof, err := profile.New(c.MFA.Profile, c.MFA.Header, c.MFA.ProblemBaseURL)
+	prof, err := profile.New(c.MFA.Profile, c.MFA.Header, c.MFA.ProblemBaseURL, profile.WithGlueContentType(c.MFA.GlueContentType))
 	if err != nil {
 		return nil, err
 	}

@@ -10,9 +10,9 @@ import (
 
 // Glue codes of the self-service answers the rows below expect.
 const (
-	deactivationFailed = "5903"
-	invalidBody        = "5913"
-	stepUpRequired     = "5919"
+	missingCodeCode = "5900"
+	invalidBody     = "5913"
+	stepUpRequired  = "5919"
 )
 
 const jsonAPI = "application/vnd.api+json"
@@ -67,7 +67,7 @@ func selfServiceRows() []attack {
 			session(c)
 			return c.api(config.DefaultActivatePath, activateEmail)
 		}),
-		ride("deactivate the victim's factor in the session", deactivationFailed, func(c *rc) harness.Req {
+		ride("deactivate the victim's factor in the session", missingCodeCode, func(c *rc) harness.Req {
 			session(c)
 			return c.api(config.DefaultDeactivatePath, deactivateTOTP)
 		}),
@@ -79,7 +79,7 @@ func selfServiceRows() []attack {
 			tokenSession(c, iat)
 			return c.jwtAPI(iat+1, config.DefaultActivatePath, activateEmail)
 		}),
-		ride("deactivate with another token in the session", deactivationFailed, func(c *rc) harness.Req {
+		ride("deactivate with another token in the session", missingCodeCode, func(c *rc) harness.Req {
 			tokenSession(c, iat)
 			return c.jwtAPI(iat+1, config.DefaultDeactivatePath, deactivateTOTP)
 		}),

@@ -62,7 +62,7 @@ func TestCaddyForwardAuth(t *testing.T) {
 	user := [2]string{"X-User-Id", "alice"}
 
 	t.Run("protected without code: glue denial", func(t *testing.T) {
-		denied(t, glueSite, request{"POST", protectedPath, [][2]string{user}}, 403, "application/vnd.api+json",
+		denied(t, glueSite, request{"POST", protectedPath, [][2]string{user}}, 403, "application/json",
 			`{"errors":[{"status":403,"code":"5900","detail":"X-MFA-Code header is missing."}]}`)
 	})
 
@@ -77,7 +77,7 @@ func TestCaddyForwardAuth(t *testing.T) {
 	t.Run("protected with a wrong code", func(t *testing.T) {
 		wrong := wrongCode(t, alice)
 		denied(t, glueSite, request{"POST", protectedPath, [][2]string{user, {"X-MFA-Code", wrong}}}, 403,
-			"application/vnd.api+json", `{"errors":[{"status":403,"code":"5901","detail":"X-MFA-Code is invalid."}]}`)
+			"application/json", `{"errors":[{"status":403,"code":"5901","detail":"X-MFA-Code is invalid."}]}`)
 	})
 
 	if !t.Run("protected with the right code", func(t *testing.T) {
@@ -114,8 +114,8 @@ func TestCaddyForwardAuth(t *testing.T) {
 		before := up.hits.Load()
 		resp := send(t, glueSite, request{"GET", "/multi-factor-auth-types", [][2]string{user}})
 		want := `{"data":[{"type":"multi-factor-auth-types","id":"totp","attributes":{"type":"totp","status":2}}]}`
-		if resp.status != 200 || resp.body != want || resp.header.Get("Content-Type") != "application/vnd.api+json" {
-			t.Errorf("got %d %q %s\nwant 200 application/vnd.api+json %s%s", resp.status, resp.header.Get("Content-Type"), resp.body, want, logs())
+		if resp.status != 200 || resp.body != want || resp.header.Get("Content-Type") != "application/json" {
+			t.Errorf("got %d %q %s\nwant 200 application/json %s%s", resp.status, resp.header.Get("Content-Type"), resp.body, want, logs())
 		}
 		// The body reaches mfa-authz through Caddy, and its error answer
 		// comes back as it is.

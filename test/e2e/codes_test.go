@@ -123,7 +123,7 @@ func TestRecoveryCodesAPI(t *testing.T) {
 		profile                                            string
 		noIdentity, notEnrolled, missing, invalid, badCode denial
 	}{
-		{"glue", deny403(glueNoIdentity), deny403(glueNotEnrolled), deny403(glueMissing), deny403(glueInvalid), deny403(glueInvalid)},
+		{"glue", deny400(glueNoIdentity), deny403(glueNotEnrolled), deny403(glueMissing), deny403(glueInvalid), deny403(glueInvalid)},
 		{"problem",
 			problem("missing-identity", "User identity missing.", 401, "Action is secured with MFA and requires an authenticated user."),
 			problem("factor-not-enrolled", "MFA factor not enrolled.", 409,

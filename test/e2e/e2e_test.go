@@ -383,7 +383,7 @@ func TestGlue(t *testing.T) {
 	})
 
 	t.Run("anonymous denied", func(t *testing.T) {
-		s.expectDenied(t, s.check(t, protected("", "").build(t)), deny403(glueNoIdentity))
+		s.expectDenied(t, s.check(t, protected("", "").build(t)), deny400(glueNoIdentity))
 	})
 
 	t.Run("unenrolled user", func(t *testing.T) {

@@ -438,12 +438,12 @@ func protected(user, code string) req {
 const (
 	glueMissing     = `{"errors":[{"status":403,"code":"5900","detail":"X-MFA-Code header is missing."}]}`
 	glueInvalid     = `{"errors":[{"status":403,"code":"5901","detail":"X-MFA-Code is invalid."}]}`
-	glueNoIdentity  = `{"errors":[{"status":403,"code":"5905","detail":"No customer identifier provided."}]}`
-	glueNotEnrolled = `{"errors":[{"status":403,"code":"5910","detail":"MFA is not activated for this customer."}]}`
+	glueNoIdentity  = `{"errors":[{"status":400,"code":"5905","detail":"No customer identifier provided."}]}`
+	glueNotEnrolled = `{"errors":[{"status":403,"code":"5920","detail":"MFA is not activated for this customer."}]}`
 	glueTooMany     = `{"errors":[{"status":429,"code":"5911","detail":"Too many invalid MFA codes. Try again later."}]}`
 	glueUnavailable = `{"errors":[{"status":503,"code":"5912","detail":"MFA verification is temporarily unavailable."}]}`
 
-	glueType    = "application/vnd.api+json"
+	glueType    = "application/json"
 	problemType = "application/problem+json"
 )
 
@@ -460,6 +460,11 @@ type denial struct {
 
 func deny403(body string) denial {
 	return denial{rpc: codes.PermissionDenied, status: 403, contentType: glueType, body: body}
+}
+
+// deny400 is a Glue denial with Spryker's 400 (its request errors, 5905).
+func deny400(body string) denial {
+	return denial{rpc: codes.PermissionDenied, status: 400, contentType: glueType, body: body}
 }
 
 func show(resp *authv3.CheckResponse) string {

@@ -97,9 +97,9 @@ func TestIdPStepUp(t *testing.T) {
 		extra: map[string]string{"acr": "phr", "amr": "hwk", "auth_time": "1"}}.build(t)), deny403(withFactors(glueMissing, `["totp"]`)))
 	// Malformed claims deny, whatever code comes with them.
 	s.expectDenied(t, payments(map[string]any{"acr": 3, "amr": []any{"hwk"}, "auth_time": at(0)}, bob.codeAt(t, bob.step())),
-		deny403(glueNoIdentity))
+		deny400(glueNoIdentity))
 	s.expectDenied(t, payments(map[string]any{"acr": "phr", "amr": []any{"hwk"}, "auth_time": "yesterday"}, ""),
-		deny403(glueNoIdentity))
+		deny400(glueNoIdentity))
 	// The step-up at the identity provider left no local session.
 	s.expectDenied(t, payments(nil, ""), deny403(withFactors(glueMissing, `["totp"]`)))
 }

@@ -42,7 +42,7 @@ func TestMissingCodeGlue(t *testing.T) {
 	got = s.do(t, call{method: "POST", path: protectedPath, token: s.token(t, "alice"), code: "000000x"})
 	s.expectDenied(t, got, 403, glueType, golden(t, "glue_invalid_code.json"))
 	got = s.do(t, call{method: "POST", path: protectedPath})
-	s.expectDenied(t, got, 403, glueType, golden(t, "glue_no_identity.json"))
+	s.expectDenied(t, got, 400, glueType, golden(t, "glue_no_identity.json"))
 }
 
 // TestMissingCodeProblem: the problem profile's denial through Envoy, and
@@ -168,7 +168,7 @@ func TestAllowedHeaders(t *testing.T) {
 	// nobody: the shipped header_mutation drops it before mfa-authz (which
 	// trusts identity.header here) sees the request.
 	got = s.do(t, call{method: "POST", path: protectedPath, header: map[string]string{"X-User-Id": "alice"}})
-	s.expectDenied(t, got, 403, glueType, golden(t, "glue_no_identity.json"))
+	s.expectDenied(t, got, 400, glueType, golden(t, "glue_no_identity.json"))
 }
 
 // TestJWTIdentity: with only identity.jwt_metadata (the default), the

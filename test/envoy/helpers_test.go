@@ -309,7 +309,7 @@ func golden(t *testing.T, name string) string {
 
 // Content types of the two profiles' answers.
 const (
-	glueType    = "application/vnd.api+json"
+	glueType    = "application/json"
 	problemType = "application/problem+json"
 )
 

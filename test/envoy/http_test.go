@@ -36,7 +36,7 @@ func TestHTTPMode(t *testing.T) {
 	s.expectDenied(t, s.do(t, call{method: "POST", path: protectedPath, token: tok}), 403, glueType, golden(t, "glue_missing_code.json"))
 	s.expectDenied(t, s.do(t, call{method: "POST", path: protectedPath, token: tok, code: "12345x"}), 403, glueType, golden(t, "glue_invalid_code.json"))
 	s.expectDenied(t, s.do(t, call{method: "POST", path: protectedPath, header: map[string]string{"X-User-Id": "alice"}}),
-		403, glueType, golden(t, "glue_no_identity.json"))
+		400, glueType, golden(t, "glue_no_identity.json"))
 
 	// With a valid code: x-mfa-method from mfa-authz, over the client's;
 	// no code upstream; the body arrives.
@@ -62,7 +62,7 @@ func TestHTTPMode(t *testing.T) {
 	// with their real statuses; the upstream is not involved.
 	s.api(t, call{method: "GET", path: typesPath, token: tok}, 200, glueType,
 		`{"data":[{"type":"multi-factor-auth-types","id":"totp","attributes":{"type":"totp","status":2}}]}`)
-	s.api(t, call{method: "GET", path: typesPath, header: map[string]string{"X-User-Id": "alice"}}, 403, glueType, golden(t, "glue_no_identity.json"))
+	s.api(t, call{method: "GET", path: typesPath, header: map[string]string{"X-User-Id": "alice"}}, 400, glueType, golden(t, "glue_no_identity.json"))
 	s.api(t, call{method: "POST", path: triggerPath, token: tok}, 400, glueType, golden(t, "glue_invalid_body.json"))
 	recoveryCodes(t, s.api(t, call{method: "POST", path: recoveryPath, token: tok, code: "totp " + f.code()}, 200, glueType, "*"))
 

@@ -42,7 +42,7 @@ func TestIdPStepUpThroughEnvoy(t *testing.T) {
 	s.expectDenied(t, s.do(t, call{method: "POST", path: "/payments",
 		token: token(map[string]any{"amr": []any{"hwk"}, "auth_time": time.Now().Add(-6 * time.Minute).Unix()})}), 403, glueType, missing)
 	s.expectDenied(t, s.do(t, call{method: "POST", path: "/payments", code: f.code(),
-		token: token(map[string]any{"amr": []any{"hwk"}, "auth_time": "now"})}), 403, glueType, golden(t, "glue_no_identity.json"))
+		token: token(map[string]any{"amr": []any{"hwk"}, "auth_time": "now"})}), 400, glueType, golden(t, "glue_no_identity.json"))
 	// A code of the route's factor still passes, as mfa-authz's own step-up.
 	r = s.expectUpstream(t, s.do(t, call{method: "POST", path: "/payments", token: token(nil), code: f.code()}))
 	expectHeader(t, r, "X-MFA-Method", "totp")

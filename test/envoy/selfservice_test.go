@@ -140,12 +140,12 @@ func TestLifecycle(t *testing.T) {
 	const to = "erin@example.com"
 	post := func(path, code, body string) call {
 		return call{method: "POST", path: path, token: tok, code: code, body: body,
-			header: map[string]string{"Content-Type": "application/vnd.api+json"}}
+			header: map[string]string{"Content-Type": "application/json"}}
 	}
 	types := call{method: "GET", path: typesPath, token: tok}
 
 	s.api(t, types, 200, glueType, typesBody(0, 0))
-	s.api(t, call{method: "GET", path: typesPath}, 403, glueType, golden(t, "glue_no_identity.json"))
+	s.api(t, call{method: "GET", path: typesPath}, 400, glueType, golden(t, "glue_no_identity.json"))
 
 	// E-mail: activate (204, the code goes out by SMTP), verify.
 	s.api(t, post(activatePath, "", apiBody("multi-factor-auth-type-activate", "email", `"destination":"`+to+`"`)), 204, "", "")
@@ -156,8 +156,12 @@ func TestLifecycle(t *testing.T) {
 		wrong = "111111"
 	}
 	s.api(t, post(verifyPath, wrong, apiBody("multi-factor-auth-type-verify", "email")), 403, glueType, golden(t, "glue_invalid_code.json"))
-	recovery := recoveryCodes(t, s.api(t, post(verifyPath, code, apiBody("multi-factor-auth-type-verify", "email")), 200, glueType, "*"))
+	s.api(t, post(verifyPath, code, apiBody("multi-factor-auth-type-verify", "email")), 204, "", "")
 	s.api(t, types, 200, glueType, typesBody(0, 2))
+	// Recovery codes come with their own request, proven by a fresh code.
+	time.Sleep(1100 * time.Millisecond)
+	s.api(t, post(triggerPath, "", apiBody("multi-factor-auth-trigger", "email")), 204, "", "")
+	recovery := recoveryCodes(t, s.api(t, post(recoveryPath, "email "+mailCode(t, mail, to), ""), 200, glueType, "*"))
 	s.api(t, post(verifyPath, code, apiBody("multi-factor-auth-type-verify", "email")), 400, glueType, golden(t, "glue_already_enabled.json"))
 
 	// Bodies: absent, not JSON, and larger than the route's
@@ -170,6 +174,7 @@ func TestLifecycle(t *testing.T) {
 
 	// Step-up with a triggered e-mail code on the route without grace.
 	s.expectDenied(t, s.do(t, call{method: "POST", path: checkoutPath, token: tok}), 403, glueType, golden(t, "glue_missing_code.json"))
+	time.Sleep(1100 * time.Millisecond)
 	s.api(t, post(triggerPath, "", apiBody("multi-factor-auth-trigger", "email")), 204, "", "")
 	code = mailCode(t, mail, to)
 	r := s.expectUpstream(t, s.do(t, call{method: "POST", path: checkoutPath, token: tok, code: "email " + code}))
@@ -215,15 +220,18 @@ func TestLifecycle(t *testing.T) {
 	r = s.expectUpstream(t, s.do(t, call{method: "POST", path: checkoutPath, token: tok, code: "recovery " + fresh[0]}))
 	expectHeader(t, r, "X-MFA-Method", "recovery")
 
-	// Deactivate e-mail: a used recovery code fails, a fresh one works.
-	s.api(t, post(deactivatePath, "recovery "+fresh[0], apiBody("multi-factor-auth-type-deactivate", "email")), 400, glueType,
-		golden(t, "glue_deactivation_failed.json"))
+	// Deactivate e-mail: a used recovery code fails as on a protected
+	// route, a fresh one works.
+	s.api(t, post(deactivatePath, "recovery "+fresh[0], apiBody("multi-factor-auth-type-deactivate", "email")), 403, glueType,
+		golden(t, "glue_invalid_recovery_code.json"))
 	s.api(t, post(deactivatePath, "recovery "+fresh[1], apiBody("multi-factor-auth-type-deactivate", "email")), 204, "", "")
 	s.api(t, types, 200, glueType, typesBody(2, 0))
-	s.api(t, post(triggerPath, "", apiBody("multi-factor-auth-trigger", "email")), 403, glueType, golden(t, "glue_not_enrolled.json"))
+	s.api(t, post(triggerPath, "", apiBody("multi-factor-auth-trigger", "email")), 400, glueType, golden(t, "glue_factor_not_active.json"))
 
-	// A GET on an endpoint that only answers POST is an ordinary,
-	// unprotected request: it goes upstream.
-	r = s.expectUpstream(t, s.do(t, call{method: "GET", path: triggerPath, token: tok}))
-	expectHeader(t, r, "X-MFA-Method")
+	// A GET on an endpoint that only answers POST is 405 with Allow,
+	// answered by mfa-authz through Envoy.
+	s.api(t, call{method: "GET", path: triggerPath, token: tok}, 405, glueType, golden(t, "glue_method_not_allowed.json"))
+	if got := s.do(t, call{method: "GET", path: triggerPath, token: tok}); got.header.Get("Allow") != "POST" {
+		t.Errorf("405 through Envoy: Allow %q, want POST", got.header.Get("Allow"))
+	}
 }

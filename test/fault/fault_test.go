@@ -177,7 +177,7 @@ func TestStoreFaults(t *testing.T) {
 		{panics, ok, false, unavailable, "503 unavailable"},
 		{panics, ok, true, unavailable, "503 unavailable"},
 		{nilNoError, ok, true, func(o harness.Outcome) bool { return o.Denied() && o.Code == harness.NotEnrolled },
-			"not enrolled (5910)"},
+			"not enrolled (5920)"},
 		{ok, ioError, true, unavailable, "503 unavailable"},
 		{ok, corrupt, true, unavailable, "503 unavailable"},
 		{ok, panics, true, unavailable, "503 unavailable"},

@@ -103,7 +103,7 @@ func TestSessionRevokedOnEveryReplica(t *testing.T) {
 		code, detail string
 	}
 	for _, rv := range []revocation{
-		{name: "DeleteEnrollment", reason: profile.NotEnrolled, code: "5910", detail: "no factor enrolled",
+		{name: "DeleteEnrollment", reason: profile.NotEnrolled, code: "5920", detail: "no factor enrolled",
 			do: func(t *testing.T, user string) {
 				if err := a.st.DeleteEnrollment(ctx, user); err != nil {
 					t.Fatal(err)

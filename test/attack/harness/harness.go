@@ -40,7 +40,7 @@ const (
 	Missing     = "5900"
 	Invalid     = "5901"
 	NoIdentity  = "5905"
-	NotEnrolled = "5910"
+	NotEnrolled = "5920"
 	TooMany     = "5911"
 	Unavailable = "5912"
 )
