@@ -34,6 +34,7 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
+	"github.com/mfa-authz/mfa-authz/authz/factor/webauthn"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
@@ -100,6 +101,9 @@ type Options struct {
 	JWTNamespace, JWTPayloadKey string
 	// TOTP shapes new TOTP factors.
 	TOTP totp.Config
+	// WebAuthn, when set, offers passkeys on the WebAuthnPaths endpoints.
+	WebAuthn      *webauthn.Factor
+	WebAuthnPaths WebAuthnPaths
 	// Logger defaults to a no-op logger, Now to time.Now (tests set it).
 	Logger *zap.Logger
 	Now    func() time.Time
@@ -182,7 +186,7 @@ func (a *API) route(method, target string) handler {
 	case p == a.o.Paths.RecoveryCodes:
 		return a.recoveryCodes
 	}
-	return nil
+	return a.webauthnRoute(p)
 }
 
 // Serves implements authz.API: the engine asks it first, so that a request
