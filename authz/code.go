@@ -12,7 +12,9 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
-// MaxCodeHeaderLength bounds the MFA header value; longer values are malformed.
+// MaxCodeHeaderLength bounds the MFA header value; longer values are
+// malformed, except for a factor that declares its own bound
+// (factor.Bounded).
 const MaxCodeHeaderLength = 64
 
 // ParseCode splits an MFA header value into a method and a code, for the
@@ -20,7 +22,8 @@ const MaxCodeHeaderLength = 64
 // ("123456": the user's preferred factor, method "") or "<method> <code>"
 // with method the name of a factor, as in "email 123456". ok is false for
 // anything else: unknown methods, codes not in the factor's syntax (a bare
-// code: ASCII digits), several spaces, and values over MaxCodeHeaderLength.
+// code: ASCII digits), several spaces, and values over MaxCodeHeaderLength
+// (or, for a factor.Bounded factor, codes over its MaxLength).
 func ParseCode(value string) (method, code string, ok bool) {
 	return parseCode(builtin.Registry(), value)
 }
@@ -28,23 +31,33 @@ func ParseCode(value string) (method, code string, ok bool) {
 // parseCode is ParseCode over the factors of reg.
 func parseCode(reg *factor.Registry, value string) (method, code string, ok bool) {
 	value = strings.Trim(value, " \t")
-	if len(value) == 0 || len(value) > MaxCodeHeaderLength {
+	if len(value) == 0 || len(value) > max(MaxCodeHeaderLength, reg.Longest()) {
 		return "", "", false
 	}
 	method, code, found := strings.Cut(value, " ")
 	if !found {
 		// A bare code is for a preferred factor, all of which take digits.
-		if !factor.Digits(value) {
+		if len(value) > MaxCodeHeaderLength || !factor.Digits(value) {
 			return "", "", false
 		}
 		return "", value, true
 	}
 	method = strings.ToLower(method)
 	f, known := reg.Lookup(method)
-	if !known || !f.WellFormed(code) {
+	if !known || !withinBound(f, value, code) || !f.WellFormed(code) {
 		return "", "", false
 	}
 	return method, code, true
+}
+
+// withinBound reports whether a value of f is short enough: a Bounded
+// factor's code within its MaxLength, any other's value within
+// MaxCodeHeaderLength.
+func withinBound(f factor.Factor, value, code string) bool {
+	if b, ok := f.(factor.Bounded); ok {
+		return len(code) <= b.MaxLength()
+	}
+	return len(value) <= MaxCodeHeaderLength
 }
 
 // checkCode verifies code for method. ok=false with a detail is a wrong

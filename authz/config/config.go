@@ -18,6 +18,7 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
 	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
+	"github.com/mfa-authz/mfa-authz/authz/factor/webauthn"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/regulation"
 	"github.com/mfa-authz/mfa-authz/authz/store/redisstore"
@@ -42,6 +43,7 @@ type Config struct {
 	Delivery   delivery.Config   `yaml:"delivery"`
 	Limits     Limits            `yaml:"limits"`
 	Tracing    tracing.Config    `yaml:"tracing"`
+	WebAuthn   webauthn.Config   `yaml:"webauthn"`
 }
 
 // Server is the `server` section: where mfa-authz listens.
@@ -160,6 +162,7 @@ func Default() *Config {
 		Delivery:   delivery.DefaultConfig(),
 		Limits:     defaultLimits(),
 		Tracing:    tracing.Default(),
+		WebAuthn:   webauthn.DefaultConfig(),
 	}
 }
 
@@ -324,6 +327,7 @@ func (c *Config) Validate() error {
 	c.validateOps(add)
 	c.Tracing.Validate(func(key, format string, args ...any) { add("tracing."+key, format, args...) })
 	errs = append(errs, c.validateLifecycle(add)...)
+	c.WebAuthn.Validate(add)
 	return errors.Join(errs...)
 }
 

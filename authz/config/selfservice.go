@@ -19,6 +19,13 @@ type API struct {
 	DeactivatePath    string `yaml:"deactivate_path"`
 	TriggerPath       string `yaml:"trigger_path"`
 	RecoveryCodesPath string `yaml:"recovery_codes_path"`
+	// The WebAuthn endpoints' paths, served when the webauthn section is
+	// configured: registration options and registration, a login
+	// challenge, and an assertion in a body.
+	WebAuthnRegistrationOptionsPath string `yaml:"webauthn_registration_options_path"`
+	WebAuthnRegistrationPath        string `yaml:"webauthn_registration_path"`
+	WebAuthnChallengePath           string `yaml:"webauthn_challenge_path"`
+	WebAuthnVerifyPath              string `yaml:"webauthn_verify_path"`
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// Subject is "customer" (Spryker's storefront: 5905 when no identity)
@@ -74,11 +81,24 @@ const (
 	DefaultStepUpWindow    = 5 * time.Minute
 )
 
+// The WebAuthn endpoints' defaults, beside the others under the prefix
+// that a Glue route already sends to mfa-authz.
+const (
+	DefaultWebAuthnRegistrationOptionsPath = "/multi-factor-auth-webauthn-registration-options"
+	DefaultWebAuthnRegistrationPath        = "/multi-factor-auth-webauthn-registration"
+	DefaultWebAuthnChallengePath           = "/multi-factor-auth-webauthn-challenge"
+	DefaultWebAuthnVerifyPath              = "/multi-factor-auth-webauthn-verify"
+)
+
 func defaultAPI() API {
 	return API{Enabled: true, TypesPath: DefaultTypesPath, ActivatePath: DefaultActivatePath,
 		VerifyPath: DefaultVerifyPath, DeactivatePath: DefaultDeactivatePath, TriggerPath: DefaultTriggerPath,
 		RecoveryCodesPath: DefaultRecoveryCodesPath, MaxBodyBytes: DefaultMaxBodyBytes, Subject: "customer",
-		StepUpWindow: DefaultStepUpWindow}
+		StepUpWindow:                    DefaultStepUpWindow,
+		WebAuthnRegistrationOptionsPath: DefaultWebAuthnRegistrationOptionsPath,
+		WebAuthnRegistrationPath:        DefaultWebAuthnRegistrationPath,
+		WebAuthnChallengePath:           DefaultWebAuthnChallengePath,
+		WebAuthnVerifyPath:              DefaultWebAuthnVerifyPath}
 }
 
 func defaultCodes() Codes {
@@ -109,6 +129,10 @@ func (c *Config) validateLifecycle(add func(key, format string, args ...any)) []
 		{"api.types_path", a.TypesPath}, {"api.activate_path", a.ActivatePath}, {"api.verify_path", a.VerifyPath},
 		{"api.deactivate_path", a.DeactivatePath}, {"api.trigger_path", a.TriggerPath},
 		{"api.recovery_codes_path", a.RecoveryCodesPath},
+		{"api.webauthn_registration_options_path", a.WebAuthnRegistrationOptionsPath},
+		{"api.webauthn_registration_path", a.WebAuthnRegistrationPath},
+		{"api.webauthn_challenge_path", a.WebAuthnChallengePath},
+		{"api.webauthn_verify_path", a.WebAuthnVerifyPath},
 	} {
 		if err := checkHTTPPath(p.v); err != nil {
 			add(p.key, "%v, got %q", err, p.v)

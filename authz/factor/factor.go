@@ -85,3 +85,14 @@ type Sent interface {
 	// delivery method in the configuration (delivery.<name>).
 	Delivery() string
 }
+
+// Bounded is implemented by a factor whose submissions are longer than a
+// code: a signed assertion rather than digits. Every other factor's MFA
+// header value is bounded by the engine's code limit (64 bytes), checked
+// before anything else, so that an oversized value is malformed at once.
+type Bounded interface {
+	Factor
+	// MaxLength is the longest submission (the part after "<name> ") the
+	// factor accepts; a longer one is malformed without being decoded.
+	MaxLength() int
+}

@@ -9,6 +9,9 @@ type Registry struct {
 	list   []Factor
 	byName map[string]Factor
 	names  []string
+	// longest is the longest "<name> <submission>" of a Bounded factor,
+	// 0 when none is registered.
+	longest int
 }
 
 // NewRegistry returns a registry of fs in preference order. Names must be
@@ -26,6 +29,9 @@ func NewRegistry(fs ...Factor) (*Registry, error) {
 		r.byName[n] = f
 		r.list = append(r.list, f)
 		r.names = append(r.names, n)
+		if b, ok := f.(Bounded); ok {
+			r.longest = max(r.longest, len(n)+1+b.MaxLength())
+		}
 	}
 	return r, nil
 }
@@ -63,3 +69,7 @@ func (r *Registry) Factors() []Factor { return r.list }
 // Names returns the factors' names in preference order. The slice is
 // shared: callers must not modify it.
 func (r *Registry) Names() []string { return r.names }
+
+// Longest returns the length of the longest MFA header value a Bounded
+// factor accepts ("<name> <submission>"), 0 when no factor is Bounded.
+func (r *Registry) Longest() int { return r.longest }

@@ -34,6 +34,7 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
+	"github.com/mfa-authz/mfa-authz/authz/factor/webauthn"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
@@ -100,6 +101,9 @@ type Options struct {
 	JWTNamespace, JWTPayloadKey string
 	// TOTP shapes new TOTP factors.
 	TOTP totp.Config
+	// WebAuthn, when set, offers passkeys on the WebAuthnPaths endpoints.
+	WebAuthn      *webauthn.Factor
+	WebAuthnPaths WebAuthnPaths
 	// Logger defaults to a no-op logger, Now to time.Now (tests set it).
 	Logger *zap.Logger
 	Now    func() time.Time
@@ -181,7 +185,10 @@ func (a *API) route(method, target string) (h handler, allow string) {
 	case a.o.Paths.RecoveryCodes:
 		h, allow = a.recoveryCodes, http.MethodPost
 	default:
-		return nil, ""
+		if h = a.webauthnRoute(p); h == nil {
+			return nil, ""
+		}
+		allow = http.MethodPost
 	}
 	if strings.ToUpper(method) != allow {
 		return nil, allow

@@ -62,7 +62,7 @@ func (a *API) parse(r *authz.Request, want string) (*attributes, *profile.Answer
 		return nil, &d
 	}
 	*at.Type = strings.ToLower(strings.TrimSpace(*at.Type))
-	if !a.offered(*at.Type) {
+	if !a.offered(*at.Type) && !a.removable(want, *at.Type) {
 		d := a.deny(r, profile.TypeNotFound, 0)
 		return nil, &d
 	}

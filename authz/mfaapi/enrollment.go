@@ -40,6 +40,10 @@ func Status(enr *store.Enrollment, method string) int {
 			return StatusInProgress
 		}
 		return StatusEnabled
+	case store.MethodWebAuthn:
+		if enr.WebAuthn.Enabled() {
+			return StatusEnabled
+		}
 	}
 	return StatusDisabled
 }

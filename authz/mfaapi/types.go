@@ -6,6 +6,7 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
+	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
 // types answers GET multi-factor-auth-types: every offered method with the
@@ -21,6 +22,9 @@ func (a *API) types(ctx context.Context, r *authz.Request, user string) profile.
 	}
 	list := make([]resource, 0, len(a.methods))
 	for _, m := range a.methods {
+		list = append(list, resource{Type: TypeTypes, ID: m, Attributes: attrs{m, Status(enr, m)}})
+	}
+	if m := store.MethodWebAuthn; a.o.WebAuthn != nil {
 		list = append(list, resource{Type: TypeTypes, ID: m, Attributes: attrs{m, Status(enr, m)}})
 	}
 	return a.document(http.StatusOK, list)

@@ -9,6 +9,7 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
+	"github.com/mfa-authz/mfa-authz/authz/factor/webauthn"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/telemetry"
@@ -17,7 +18,7 @@ import (
 // newAPI builds the self-service endpoints from the api, codes, limits and
 // delivery sections and installs them in the engine; nil when api.enabled
 // is false.
-func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Lifecycle, m *telemetry.Metrics) (*mfaapi.API, error) {
+func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Lifecycle, m *telemetry.Metrics, wa *webauthn.Factor) (*mfaapi.API, error) {
 	if !c.API.Enabled {
 		return nil, nil
 	}
@@ -55,7 +56,12 @@ func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Lifec
 		JWTNamespace:  c.Identity.JWTMetadata.Namespace,
 		JWTPayloadKey: c.Identity.JWTMetadata.PayloadKey,
 		TOTP:          c.TOTP,
-		Logger:        log,
+		WebAuthn:      wa,
+		WebAuthnPaths: mfaapi.WebAuthnPaths{
+			RegistrationOptions: c.API.WebAuthnRegistrationOptionsPath, Registration: c.API.WebAuthnRegistrationPath,
+			Challenge: c.API.WebAuthnChallengePath, Verify: c.API.WebAuthnVerifyPath,
+		},
+		Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -98,4 +104,13 @@ func (w enrollmentWatch) PutEnrollment(ctx context.Context, user string, e *stor
 func (w enrollmentWatch) DeleteEnrollment(ctx context.Context, user string) error {
 	defer w.eng.ForgetEnrollment(user)
 	return w.Lifecycle.DeleteEnrollment(ctx, user)
+}
+
+// newWebAuthn builds the WebAuthn factor from the webauthn section; nil
+// when the section is not configured, so the factor is not offered.
+func newWebAuthn(c *config.Config, log *zap.Logger) (*webauthn.Factor, error) {
+	if !c.WebAuthn.Enabled() {
+		return nil, nil
+	}
+	return webauthn.New(c.WebAuthn, webauthn.Options{Logger: log, UserTag: authz.HashUser})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/regulation"
@@ -170,7 +171,15 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 	}
 	reg := regulation.New(c.Regulation)
 	shareSessions(st, sessions)
+	wa, err := newWebAuthn(c, log)
+	if err != nil {
+		enrolled.Close()
+		sessions.Close()
+		_ = st.Close()
+		return nil, err
+	}
 	opts := authz.Options{
+		Factors:   builtin.New(wa),
 		Enrolled:  enrolled,
 		Config:    EngineConfig(c),
 		Policy:    pol,
@@ -189,7 +198,7 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 	}
 	svc := &Service{Config: c, Log: log, Engine: eng, Store: st, Sessions: sessions, Regulator: reg, engineOpts: opts}
 	svc.initOps()
-	if svc.API, err = newAPI(c, log, eng, st, svc.ops.metrics); err != nil {
+	if svc.API, err = newAPI(c, log, eng, st, svc.ops.metrics, wa); err != nil {
 		sessions.Close()
 		_ = st.Close()
 		return nil, err

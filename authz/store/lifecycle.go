@@ -62,11 +62,13 @@ func (e *Enrollment) Without(method string) *Enrollment {
 		next.Email = nil
 	case MethodSMS:
 		next.SMS = nil
+	case MethodWebAuthn:
+		next.WebAuthn = nil
 	}
 	if len(next.Methods()) == 0 {
 		next.Recovery = nil
 	}
-	if next.TOTP == nil && next.Email == nil && next.SMS == nil {
+	if next.TOTP == nil && next.Email == nil && next.SMS == nil && !next.WebAuthn.Enabled() {
 		return nil
 	}
 	next.Recovery = append([]RecoveryCode(nil), next.Recovery...)

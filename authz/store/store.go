@@ -97,10 +97,12 @@ type Enrollment struct {
 	SMS   *OOB `json:"sms,omitempty"`
 	// Recovery holds the user's one-time recovery codes, hashed.
 	Recovery []RecoveryCode `json:"recovery,omitempty"`
+	// WebAuthn is the user's passkeys and security keys, or nil.
+	WebAuthn *WebAuthn `json:"webauthn,omitempty"`
 }
 
 // Methods returns the enabled methods in preference order: TOTP, email,
-// SMS. Factors whose activation is in progress are not listed, and
+// SMS, WebAuthn. Factors whose activation is in progress are not listed, and
 // recovery codes are not a method of their own here (see Has).
 func (e *Enrollment) Methods() []string {
 	if e == nil {
@@ -115,6 +117,9 @@ func (e *Enrollment) Methods() []string {
 	}
 	if e.SMS != nil && e.SMS.Enabled {
 		m = append(m, MethodSMS)
+	}
+	if e.WebAuthn.Enabled() {
+		m = append(m, MethodWebAuthn)
 	}
 	return m
 }
@@ -138,8 +143,13 @@ func (e *Enrollment) validate() error {
 	if e == nil {
 		return errors.New("store: enrollment is nil")
 	}
-	if e.TOTP == nil && e.Email == nil && e.SMS == nil {
+	if e.TOTP == nil && e.Email == nil && e.SMS == nil && !e.WebAuthn.Enabled() {
 		return errors.New("store: enrollment has no factor")
+	}
+	if e.WebAuthn != nil {
+		if err := e.WebAuthn.validate(); err != nil {
+			return err
+		}
 	}
 	if e.TOTP != nil {
 		if err := e.TOTP.validate(); err != nil {

@@ -70,7 +70,7 @@ var allowReasons = []string{"unprotected", "session", "verified", "anonymous", "
 var (
 	// verifyMethods are the shipped factors' names (the method label's
 	// bounded set) and "unknown" for anything else.
-	verifyMethods = append(append([]string(nil), builtin.Registry().Names()...), "unknown")
+	verifyMethods = append(builtin.Names(), "unknown")
 	verifyResults = []string{"success", "invalid", "expired", "banned", "not_enrolled", "error"}
 )
 

@@ -160,7 +160,7 @@ func showUser(w io.Writer, user string, enr *store.Enrollment, output string) er
 		Factors       []factor `json:"factors"`
 		RecoveryCodes int      `json:"recovery_codes_unused"`
 	}{User: user, Factors: []factor{}, RecoveryCodes: enr.UnusedRecoveryCodes()}
-	for _, m := range []string{store.MethodTOTP, store.MethodEmail, store.MethodSMS} {
+	for _, m := range []string{store.MethodTOTP, store.MethodEmail, store.MethodSMS, store.MethodWebAuthn} {
 		s := mfaapi.Status(enr, m)
 		if s == mfaapi.StatusDisabled {
 			continue

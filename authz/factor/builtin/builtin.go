@@ -8,11 +8,33 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/factor/oob"
 	"github.com/mfa-authz/mfa-authz/authz/factor/recovery"
 	"github.com/mfa-authz/mfa-authz/authz/factor/totp"
+	"github.com/mfa-authz/mfa-authz/authz/factor/webauthn"
+	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
 // registry is built once at package initialization and never modified.
-var registry = factor.MustRegistry(totp.Factor{}, oob.Email, oob.SMS, recovery.Factor{})
+var registry = factor.MustRegistry(codeFactors()...)
 
-// Registry returns the shipped factors, in preference order: TOTP, e-mail,
-// SMS, recovery codes.
+// codeFactors are the factors every server offers.
+func codeFactors() []factor.Factor {
+	return []factor.Factor{totp.Factor{}, oob.Email, oob.SMS, recovery.Factor{}}
+}
+
+// Registry returns the shipped factors that need no configuration, in
+// preference order: TOTP, e-mail, SMS, recovery codes.
 func Registry() *factor.Registry { return registry }
+
+// New returns the factors a server offers: Registry's, then WebAuthn when
+// wa is not nil (the webauthn section is configured).
+func New(wa *webauthn.Factor) *factor.Registry {
+	if wa == nil {
+		return registry
+	}
+	return factor.MustRegistry(append(codeFactors(), wa)...)
+}
+
+// Names returns the name of every factor mfa-authz ships, configured or
+// not, in preference order: the bounded set of method labels in metrics.
+func Names() []string {
+	return append(append([]string(nil), registry.Names()...), store.MethodWebAuthn)
+}
