@@ -167,6 +167,7 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 		return nil, err
 	}
 	reg := regulation.New(c.Regulation)
+	persistRegulation(st, reg, log)
 	shareSessions(st, sessions)
 	opts := authz.Options{
 		Enrolled:  enrolled,
