@@ -53,20 +53,28 @@ redis.call('SET', KEYS[1], s)
 return 1
 `)
 
-// hitScript is a fixed-window send counter: KEYS[1] a hash {s: window
-// start ms, n: count}. ARGV[1] now ms, ARGV[2] window ms, ARGV[3] limit.
-// Returns {1, reset ms} when counted, {0, reset ms} when the limit is
-// reached. The key expires with its window.
-var hitScript = redis.NewScript(`
-local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local s = tonumber(redis.call('HGET', KEYS[1], 's') or '')
-local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
-if s == nil or now - s >= window or s > now then s = now; n = 0 end
-local reset = s + window
-if n >= limit then return {0, reset} end
-redis.call('HSET', KEYS[1], 's', s, 'n', n + 1)
-redis.call('PEXPIRE', KEYS[1], math.max(reset - now, 1))
-return {1, reset}
+// reserveScript checks and counts a send against fixed-window counters,
+// all or none: KEYS[i] a hash {s: window start ms, n: count}; ARGV[1] now
+// ms, then per key its window ms and limit. Returns {0, reset ms of the
+// first key} when every counter was counted, {i, reset ms} when counter i
+// (1-based) has reached its limit and nothing was counted. Each key
+// expires with its window.
+var reserveScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local s, n, reset = {}, {}, {}
+for i = 1, #KEYS do
+  local window, limit = tonumber(ARGV[2*i]), tonumber(ARGV[2*i+1])
+  s[i] = tonumber(redis.call('HGET', KEYS[i], 's') or '')
+  n[i] = tonumber(redis.call('HGET', KEYS[i], 'n') or '0')
+  if s[i] == nil or now - s[i] >= window or s[i] > now then s[i] = now; n[i] = 0 end
+  reset[i] = s[i] + window
+  if n[i] >= limit then return {i, reset[i]} end
+end
+for i = 1, #KEYS do
+  redis.call('HSET', KEYS[i], 's', s[i], 'n', n[i] + 1)
+  redis.call('PEXPIRE', KEYS[i], math.max(reset[i] - now, 1))
+end
+return {0, reset[1]}
 `)
 
 // beginScript reserves a verification attempt (regulation). KEYS[1] ban
