@@ -318,9 +318,16 @@ func (d *Dir) Reserve(ctx context.Context, limits []Limit, now time.Time) (int, 
 		if err != nil {
 			return 0, time.Time{}, err
 		}
-		// A window from the future (the clock stepped back) starts over.
-		if now.Sub(c.WindowStart) >= l.Window || c.WindowStart.After(now) {
+		switch {
+		case now.Sub(c.WindowStart) >= l.Window:
 			c = Counter{WindowStart: now}
+		case c.WindowStart.After(now):
+			// A window from the future: the clock stepped back, or a
+			// request that read the clock earlier got here later. The
+			// window moves back to now, so it never lasts longer than
+			// one, and keeps its count, so concurrent requests cannot
+			// restart it.
+			c.WindowStart = now
 		}
 		resets[i] = c.WindowStart.Add(l.Window)
 		if c.Count >= l.Max {

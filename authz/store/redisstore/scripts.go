@@ -58,7 +58,9 @@ return 1
 // ms, then per key its window ms and limit. Returns {0, reset ms of the
 // first key} when every counter was counted, {i, reset ms} when counter i
 // (1-based) has reached its limit and nothing was counted. Each key
-// expires with its window.
+// expires with its window. A window from the future (the clock stepped
+// back, or a caller that read the clock earlier ran later) moves back to
+// now and keeps its count, as the Dir's does.
 var reserveScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local s, n, reset = {}, {}, {}
@@ -66,7 +68,8 @@ for i = 1, #KEYS do
   local window, limit = tonumber(ARGV[2*i]), tonumber(ARGV[2*i+1])
   s[i] = tonumber(redis.call('HGET', KEYS[i], 's') or '')
   n[i] = tonumber(redis.call('HGET', KEYS[i], 'n') or '0')
-  if s[i] == nil or now - s[i] >= window or s[i] > now then s[i] = now; n[i] = 0 end
+  if s[i] == nil or now - s[i] >= window then s[i] = now; n[i] = 0 end
+  if s[i] > now then s[i] = now end
   reset[i] = s[i] + window
   if n[i] >= limit then return {i, reset[i]} end
 end
