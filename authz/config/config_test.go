@@ -95,6 +95,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"server:\n  grpc_address: nowhere\n", `config: server.grpc_address: want host:port, got "nowhere"`},
 		{"log:\n  level: loud\n", `config: log.level: want debug, info, warn or error, got "loud"`},
 		{"regulation:\n  max_failures: 0\n", "config: regulation.max_failures: must be at least 1, got 0"},
+		{"regulation:\n  max_consecutive_failures: 0\n", "config: regulation.max_consecutive_failures: must be at least 1, got 0"},
+		{"regulation:\n  lockout: 0s\n", "config: regulation.lockout: must be positive, got 0s"},
 		{"totp:\n  digits: 7\n", "totp.digits: must be 6 or 8, got 7"},
 		{"identity:\n  header: X-MFA-Code\n", `config: identity.header: must differ from mfa.header "X-MFA-Code"`},
 		{"cache:\n  max_sessions: 0\n", "config: cache.max_sessions: must be at least 1, got 0"},

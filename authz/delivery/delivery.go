@@ -207,3 +207,21 @@ func Mask(dest string) string {
 	}
 	return "***"
 }
+
+// Mailbox returns the mailbox an e-mail address delivers to, for counting
+// codes per destination: the address in lower case, without a
+// sub-address (`+tag`, which mail systems deliver to the same inbox) and
+// without a trailing dot on the domain. So `Alice+x@Example.COM.` and
+// `alice@example.com` are one mailbox. It is not an address to send to.
+func Mailbox(addr string) string {
+	addr = strings.ToLower(addr)
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return addr
+	}
+	local, domain := addr[:at], strings.TrimRight(addr[at+1:], ".")
+	if plus := strings.IndexByte(local, '+'); plus > 0 {
+		local = local[:plus]
+	}
+	return local + "@" + domain
+}

@@ -85,6 +85,13 @@ func (s *faultStore) Hit(ctx context.Context, key string, window time.Duration, 
 	return s.Lifecycle.Hit(ctx, key, window, limit, now)
 }
 
+func (s *faultStore) Reserve(ctx context.Context, limits []store.Limit, now time.Time) (int, time.Time, error) {
+	if s.failHit != nil {
+		return 0, time.Time{}, s.failHit
+	}
+	return s.Lifecycle.Reserve(ctx, limits, now)
+}
+
 // newAPI is an API on the service's engine over st, with the clock now
 // (nil: time.Now).
 func newAPI(t *testing.T, e *env, st store.Lifecycle, now func() time.Time) *mfaapi.API {

@@ -3,7 +3,6 @@ package mfaapi
 import (
 	"context"
 	"encoding/hex"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -23,19 +22,23 @@ import (
 // whose destination the request chose, rather than for a trigger, whose
 // destination was registered and proven at activation.
 //
-// The cooldown is checked first because it counts nothing: a client
-// retrying too fast must not use up the user's sends. It reads when the
-// user's pending code was sent; for an activation, a counter per user and
-// method holds it too, because cancelling an activation deletes the
-// pending code (and with it the time it was sent) but not the counter,
-// so activate, cancel, activate cannot send a code per round.
+// Every limit is checked and counted in one atomic store step
+// (store.Lifecycle.Reserve), all or none: parallel requests, on any
+// replica, can pass the cooldown only once and can never spend more than
+// a limit allows, and a request refused by one limit spends none of the
+// others (so a client retrying too fast does not use up its sends). The
+// cooldown is its own counter per user and method, one code per
+// cooldown, whatever sent the code (activate or trigger) and whatever
+// became of it since (verified, cancelled, not delivered); a pending code
+// sent less than a cooldown ago holds it too.
 //
 // An activation also counts against its destination (keyed by a hash of
-// it, never the address or number itself), with the user limit's numbers,
-// so that users (or identities, such as bearer-token fingerprints, that
-// cost nothing to make) cannot together flood one inbox or phone with
-// codes. Triggers do not count there: whoever can activate any destination
-// must not be able to hold back the codes its owner asks for.
+// its mailbox, never the address or number itself), with the user limit's
+// numbers, so that users (or identities, such as bearer-token
+// fingerprints, that cost nothing to make) cannot together flood one
+// inbox or phone with codes. Triggers do not count there: whoever can
+// activate any destination must not be able to hold back the codes its
+// owner asks for.
 func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method, dest string, activation bool) (profile.Answer, bool) {
 	now := a.o.Now()
 	l := a.o.Limits
@@ -54,66 +57,59 @@ func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method, des
 	if wait > 0 {
 		return a.deny(r, profile.ResendCooldown, wait), false
 	}
-	if activation && l.Cooldown > 0 {
-		ok, reset, err := a.o.Store.Hit(ctx, "cooldown\x00activate\x00"+method+"\x00"+user, l.Cooldown, 1, now)
-		if err != nil {
-			return a.unavailable(r, "resend cooldown counter", err), false
-		}
-		if !ok {
-			return a.deny(r, profile.ResendCooldown, reset.Sub(now)), false
-		}
-	}
 	userReason, tenantReason := profile.TooManyEmails, profile.TooManyEmailsPerTenant
 	if method == store.MethodSMS {
 		userReason, tenantReason = profile.TooManySMS, profile.TooManySMSPerTenant
 	}
-	if l.UserMax > 0 {
-		ok, reset, err := a.o.Store.Hit(ctx, "user\x00"+method+"\x00"+user, l.UserWindow, l.UserMax, now)
-		if err != nil {
-			return a.unavailable(r, "user send counter", err), false
-		}
-		if !ok {
-			return a.deny(r, userReason, reset.Sub(now)), false
-		}
+	var (
+		limits  []store.Limit
+		reasons []profile.Reason
+	)
+	add := func(key string, window time.Duration, max int, reason profile.Reason) {
+		limits = append(limits, store.Limit{Key: key, Window: window, Max: max})
+		reasons = append(reasons, reason)
 	}
-	if activation && l.UserMax > 0 {
-		ok, reset, err := a.o.Store.Hit(ctx, "destination\x00"+method+"\x00"+a.destinationKey(method, dest), l.UserWindow, l.UserMax, now)
-		if err != nil {
-			return a.unavailable(r, "destination send counter", err), false
-		}
-		if !ok {
-			return a.deny(r, userReason, reset.Sub(now)), false
+	if l.Cooldown > 0 {
+		add("cooldown\x00"+method+"\x00"+user, l.Cooldown, 1, profile.ResendCooldown)
+	}
+	if l.UserMax > 0 {
+		add("user\x00"+method+"\x00"+user, l.UserWindow, l.UserMax, userReason)
+		if activation {
+			add("destination\x00"+method+"\x00"+a.destinationKey(method, dest), l.UserWindow, l.UserMax, userReason)
 		}
 	}
 	if l.TenantMax > 0 {
-		ok, reset, err := a.o.Store.Hit(ctx, "tenant\x00"+method, l.TenantWindow, l.TenantMax, now)
-		if err != nil {
-			return a.unavailable(r, "tenant send counter", err), false
-		}
-		if !ok {
-			return a.deny(r, tenantReason, reset.Sub(now)), false
-		}
+		add("tenant\x00"+method, l.TenantWindow, l.TenantMax, tenantReason)
+	}
+	if len(limits) == 0 {
+		return profile.Answer{}, true
+	}
+	refused, reset, err := a.o.Store.Reserve(ctx, limits, now)
+	if err != nil {
+		return a.unavailable(r, "send limits", err), false
+	}
+	if refused >= 0 {
+		return a.deny(r, reasons[refused], reset.Sub(now)), false
 	}
 	return profile.Answer{}, true
 }
 
-// destinationKey names dest's send counter: a keyed hash, so that the
-// counter's key (which a store may name in an error, hence in a log) never
-// holds an address or number. E-mail addresses are compared without regard
-// to case, as mail systems deliver them.
+// destinationKey names dest's send counter: a keyed hash of its mailbox
+// (delivery.Mailbox: one counter for every spelling that reaches the same
+// inbox), so that the counter's key (which a store may name in an error,
+// hence in a log) never holds an address or number.
 func (a *API) destinationKey(method, dest string) string {
 	if method == store.MethodEmail {
-		dest = strings.ToLower(dest)
+		dest = delivery.Mailbox(dest)
 	}
 	return hex.EncodeToString(a.o.Store.SecretHash("", "send-destination:"+method, dest))
 }
 
 // send makes a new code for the user's method, stores its hash (replacing
 // any earlier code) and hands it to the method's sender. A code that could
-// not be delivered is removed: nobody should have it, and it would hold the
-// resend cooldown of a trigger against the user's next try. (An
-// activation's cooldown counter holds regardless: a delivery that timed
-// out may still have reached the destination.)
+// not be delivered is removed: nobody should have it. (The cooldown holds
+// regardless: a delivery that timed out may still have reached the
+// destination.)
 func (a *API) send(ctx context.Context, r *authz.Request, user, method, dest string) profile.Answer {
 	sender := a.o.Senders[method]
 	if sender == nil {

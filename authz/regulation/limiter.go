@@ -30,7 +30,8 @@ func NewAttempt(s Settler) Attempt {
 	return Attempt{ext: s, settled: new(atomic.Bool)}
 }
 
-// Local returns r as a Limiter. Its calls never fail and do no I/O.
+// Local returns r as a Limiter. BannedUntil reads memory only; Begin may
+// read a user's saved state from r's journal, and fails when it cannot.
 func Local(r *Regulator) Limiter { return local{r} }
 
 type local struct{ r *Regulator }
@@ -41,6 +42,5 @@ func (l local) BannedUntil(_ context.Context, user string, now time.Time) (time.
 }
 
 func (l local) Begin(_ context.Context, user string, now time.Time) (Attempt, time.Time, bool, error) {
-	a, retry, banned := l.r.Begin(user, now)
-	return a, retry, banned, nil
+	return l.r.BeginErr(user, now)
 }

@@ -110,12 +110,16 @@ func TestConcurrentGuessesBounded(t *testing.T) {
 	}
 }
 
+// TestSweep: without a journal, memory is the only record of failures in
+// a row, so only users with none are forgotten.
 func TestSweep(t *testing.T) {
 	r := New(Config{MaxFailures: 3, Window: time.Minute, Ban: time.Hour})
 	fail(t, r, "old", t0)
 	fail(t, r, "new", t0.Add(50*time.Second))
+	a, _, _ := r.Begin("good", t0)
+	a.Succeeded()
 	if n := r.Sweep(t0.Add(61 * time.Second)); n != 1 {
-		t.Fatalf("swept %d, want 1", n)
+		t.Fatalf("swept %d, want 1 (the user without failures)", n)
 	}
 	r.Unban("new")
 	if n := r.Sweep(t0.Add(61 * time.Second)); n != 1 {
@@ -128,9 +132,12 @@ func TestValidate(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{0, time.Minute, time.Minute}, "regulation.max_failures: must be at least 1, got 0"},
-		{Config{1, 0, time.Minute}, "regulation.window: must be positive, got 0s"},
-		{Config{1, time.Minute, -time.Second}, "regulation.ban: must be positive, got -1s"},
+		{Config{0, time.Minute, time.Minute, time.Hour, 100, time.Hour}, "regulation.max_failures: must be at least 1, got 0"},
+		{Config{1, 0, time.Minute, time.Hour, 100, time.Hour}, "regulation.window: must be positive, got 0s"},
+		{Config{1, time.Minute, -time.Second, time.Hour, 100, time.Hour}, "regulation.ban: must be positive, got -1s"},
+		{Config{1, time.Minute, time.Minute, 0, 100, time.Hour}, "regulation.max_ban: must be positive, got 0s"},
+		{Config{1, time.Minute, time.Minute, time.Hour, 0, time.Hour}, "regulation.max_consecutive_failures: must be at least 1, got 0"},
+		{Config{1, time.Minute, time.Minute, time.Hour, 100, -time.Hour}, "regulation.lockout: must be positive, got -1h0m0s"},
 	} {
 		if err := c.cfg.Validate(); err == nil || err.Error() != c.want {
 			t.Errorf("%+v: got %v, want %s", c.cfg, err, c.want)

@@ -170,6 +170,7 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 		return nil, err
 	}
 	reg := regulation.New(c.Regulation)
+	persistRegulation(st, reg, log)
 	shareSessions(st, sessions)
 	wa, err := newWebAuthn(c, log)
 	if err != nil {

@@ -41,6 +41,23 @@ func sharedLimiter(st store.Store, c regulation.Config) regulation.Limiter {
 	return nil
 }
 
+// persistRegulation keeps reg's failures and bans in st when st is the
+// embedded store, so that a restart forgets neither. Records that cannot
+// be read are logged: those users' next attempts fail closed (503) until
+// an operator repairs or removes the record.
+func persistRegulation(st store.Store, reg *regulation.Regulator, log *zap.Logger) {
+	d, ok := st.(*store.Dir)
+	if !ok {
+		return
+	}
+	err := reg.Persist(d, func(err error) {
+		log.Error("regulation: saving a user's failures failed; a restart would forget them", zap.Error(err))
+	})
+	if err != nil {
+		log.Error("regulation: reading saved failures and bans", zap.Error(err))
+	}
+}
+
 // shareSessions puts the Redis store's sessions behind the in-memory
 // cache when st is the Redis store.
 func shareSessions(st store.Store, sessions *cache.Sessions) {

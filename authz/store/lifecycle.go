@@ -95,6 +95,14 @@ type Counter struct {
 	Count       int       `json:"count"`
 }
 
+// Limit is one fixed-window counter a Reserve must stay within: at most
+// Max events per Window under Key.
+type Limit struct {
+	Key    string
+	Window time.Duration
+	Max    int
+}
+
 // ErrNoChange, returned by an update function, ends the update without
 // writing anything; the update call then returns nil.
 var ErrNoChange = errors.New("store: no change")
@@ -117,6 +125,15 @@ type Lifecycle interface {
 	// than limit were counted in the window that includes now; ok=false
 	// (nothing counted) means the limit is reached until resetAt.
 	Hit(ctx context.Context, key string, window time.Duration, limit int, now time.Time) (ok bool, resetAt time.Time, err error)
+	// Reserve counts one event against every limit at once, all or none:
+	// if any limit's counter has reached its Max in the window that
+	// includes now, nothing is counted, and refused is the index of the
+	// first such limit, with the end of its window; refused is -1 when
+	// every counter was counted. Check and count are one atomic step
+	// across processes and replicas, so concurrent callers can neither
+	// pass a limit together nor spend one limit's count while another
+	// refuses them. Hit is Reserve of one limit, on the same counters.
+	Reserve(ctx context.Context, limits []Limit, now time.Time) (refused int, resetAt time.Time, err error)
 	// SecretHash returns HMAC-SHA256, under a key derived from the store's
 	// key, of a user's secret (a one-time or recovery code) for purpose.
 	SecretHash(user, purpose, secret string) []byte
@@ -259,60 +276,102 @@ func (d *Dir) UpdatePendingCode(ctx context.Context, user, method string, fn fun
 	return nil
 }
 
-// Hit implements Lifecycle. Counters are files named by an HMAC of the key,
-// encrypted and bound to that name, and updated under the name's lock.
+// Hit implements Lifecycle.
 func (d *Dir) Hit(ctx context.Context, key string, window time.Duration, limit int, now time.Time) (bool, time.Time, error) {
-	if err := d.begin(ctx, key); err != nil {
+	refused, reset, err := d.Reserve(ctx, []Limit{{Key: key, Window: window, Max: limit}}, now)
+	if err != nil {
 		return false, time.Time{}, err
 	}
-	name := d.keys.fileName(counterNameSalt + key)
-	if window <= 0 || limit < 1 {
-		// The key holds a user id or destination: name the record instead.
-		return false, time.Time{}, fmt.Errorf("store: counter %s: window and limit must be positive", path.Join(countersDir, name))
+	return refused < 0, reset, nil
+}
+
+// sendLockName names the one lock every counter update takes, so that a
+// Reserve reads and writes all its counters as one step (in this process
+// and others). Sends are few; one lock costs nothing there.
+const sendLockName = "send-limits"
+
+// Reserve implements Lifecycle. Counters are files named by an HMAC of the
+// key, encrypted and bound to that name; all of them are read and written
+// under one lock.
+func (d *Dir) Reserve(ctx context.Context, limits []Limit, now time.Time) (int, time.Time, error) {
+	if len(limits) == 0 {
+		return 0, time.Time{}, errors.New("store: reserve: no limit")
 	}
-	unlock, err := d.lock(ctx, name)
+	names := make([]string, len(limits))
+	for i, l := range limits {
+		if err := d.begin(ctx, l.Key); err != nil {
+			return 0, time.Time{}, err
+		}
+		names[i] = d.keys.fileName(counterNameSalt + l.Key)
+		if l.Window <= 0 || l.Max < 1 {
+			// The key holds a user id or destination: name the record instead.
+			return 0, time.Time{}, fmt.Errorf("store: counter %s: window and limit must be positive", path.Join(countersDir, names[i]))
+		}
+	}
+	unlock, err := d.lock(ctx, sendLockName)
 	if err != nil {
-		return false, time.Time{}, fmt.Errorf("store: counter: %w", err)
+		return 0, time.Time{}, fmt.Errorf("store: counter: %w", err)
 	}
 	defer unlock()
-	p := filepath.Join(d.root, countersDir, name)
-	aad := []byte(counterAADPrefix + name)
-	var c Counter
-	rec, err := readRecord(p)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return false, time.Time{}, fmt.Errorf("store: read counter: %w", err)
-	default:
-		pt, err := d.keys.open(aad, rec)
+	counters := make([]Counter, len(limits))
+	resets := make([]time.Time, len(limits))
+	for i, l := range limits {
+		c, err := d.readCounter(names[i])
 		if err != nil {
-			return false, time.Time{}, fmt.Errorf("%w: %s: %v", ErrCorrupt, path.Join(countersDir, name), err)
+			return 0, time.Time{}, err
 		}
-		err = json.Unmarshal(pt, &c)
-		if err != nil {
-			return false, time.Time{}, fmt.Errorf("%w: %s: not valid JSON", ErrCorrupt, path.Join(countersDir, name))
+		switch {
+		case now.Sub(c.WindowStart) >= l.Window:
+			c = Counter{WindowStart: now}
+		case c.WindowStart.After(now):
+			// A window from the future: the clock stepped back, or a
+			// request that read the clock earlier got here later. The
+			// window moves back to now, so it never lasts longer than
+			// one, and keeps its count, so concurrent requests cannot
+			// restart it.
+			c.WindowStart = now
 		}
-	}
-	// A window from the future (the clock stepped back) starts over.
-	if now.Sub(c.WindowStart) >= window || c.WindowStart.After(now) {
-		c = Counter{WindowStart: now}
-	}
-	resetAt := c.WindowStart.Add(window)
-	if c.Count >= limit {
-		return false, resetAt, nil
-	}
-	c.Count++
-	pt, err := json.Marshal(c)
-	if err != nil {
-		return false, time.Time{}, err
+		resets[i] = c.WindowStart.Add(l.Window)
+		if c.Count >= l.Max {
+			return i, resets[i], nil
+		}
+		c.Count++
+		counters[i] = c
 	}
 	if err := d.mkdir(countersDir); err != nil {
-		return false, time.Time{}, err
+		return 0, time.Time{}, err
 	}
-	if err := writeFile(p, d.keys.seal(aad, pt), false); err != nil {
-		return false, time.Time{}, fmt.Errorf("store: write counter: %w", err)
+	for i, c := range counters {
+		pt, err := json.Marshal(c)
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		aad := []byte(counterAADPrefix + names[i])
+		if err := writeFile(filepath.Join(d.root, countersDir, names[i]), d.keys.seal(aad, pt), false); err != nil {
+			return 0, time.Time{}, fmt.Errorf("store: write counter: %w", err)
+		}
 	}
-	return true, resetAt, nil
+	return -1, resets[0], nil
+}
+
+// readCounter reads the counter name, zero when there is none.
+func (d *Dir) readCounter(name string) (Counter, error) {
+	var c Counter
+	rec, err := readRecord(filepath.Join(d.root, countersDir, name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return c, nil
+	case err != nil:
+		return c, fmt.Errorf("store: read counter: %w", err)
+	}
+	pt, err := d.keys.open([]byte(counterAADPrefix+name), rec)
+	if err != nil {
+		return c, fmt.Errorf("%w: %s: %v", ErrCorrupt, path.Join(countersDir, name), err)
+	}
+	if err := json.Unmarshal(pt, &c); err != nil {
+		return c, fmt.Errorf("%w: %s: not valid JSON", ErrCorrupt, path.Join(countersDir, name))
+	}
+	return c, nil
 }
 
 // mkdir creates a subdirectory of the store that is made on first use.

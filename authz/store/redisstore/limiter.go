@@ -38,7 +38,8 @@ type limiter struct {
 
 func (l *limiter) regKeys(user string) []string {
 	name := l.s.keys.Name(user)
-	return []string{l.s.userKey(name, "reg:ban"), l.s.userKey(name, "reg:fail"), l.s.userKey(name, "reg:inflight")}
+	return []string{l.s.userKey(name, "reg:ban"), l.s.userKey(name, "reg:fail"), l.s.userKey(name, "reg:inflight"),
+		l.s.userKey(name, "reg:streak")}
 }
 
 // BannedUntil implements regulation.Limiter with one GET.
@@ -70,7 +71,7 @@ func (l *limiter) Begin(ctx context.Context, user string, now time.Time) (regula
 	id := hex.EncodeToString(b[:])
 	keys := l.regKeys(user)
 	res, err := beginScript.Run(ctx, l.s.rdb, keys, now.UnixMilli(), l.cfg.Window.Milliseconds(),
-		l.cfg.MaxFailures, id, attemptLease.Milliseconds()).Int64Slice()
+		l.cfg.MaxFailures, id, attemptLease.Milliseconds(), l.maxConsecutive()).Int64Slice()
 	if err != nil || len(res) != 2 {
 		return regulation.Attempt{}, time.Time{}, false, fmt.Errorf("regulation: reserve attempt: %w", errOr(err, "unexpected reply"))
 	}
@@ -110,8 +111,18 @@ func (a *attempt) Release() {
 }
 
 func (a *attempt) Failed(now time.Time) bool {
-	return a.run(failScript, now.UnixMilli(), a.l.cfg.Window.Milliseconds(), a.l.cfg.MaxFailures, a.id,
-		a.l.cfg.Ban.Milliseconds()) == 1
+	c := a.l.cfg
+	return a.run(failScript, now.UnixMilli(), c.Window.Milliseconds(), c.MaxFailures, a.id,
+		c.Ban.Milliseconds(), a.l.maxConsecutive(), max(c.MaxBan, c.Ban).Milliseconds(), c.LockoutFor().Milliseconds()) == 1
+}
+
+// maxConsecutive is the configured limit of wrong codes in a row; a
+// Config built in code without one sets none.
+func (l *limiter) maxConsecutive() int64 {
+	if l.cfg.MaxConsecutiveFailures <= 0 {
+		return 1 << 53 // beyond any count, and exact in Lua's numbers
+	}
+	return int64(l.cfg.MaxConsecutiveFailures)
 }
 
 // BannedUntilSession reads the user's ban and sealed session record with

@@ -210,20 +210,44 @@ func (s *Store) UpdatePendingCode(ctx context.Context, user, method string, fn f
 	})
 }
 
-// Hit implements store.Lifecycle with one atomic script (hitScript).
+// Hit implements store.Lifecycle.
 func (s *Store) Hit(ctx context.Context, key string, window time.Duration, limit int, now time.Time) (bool, time.Time, error) {
-	if err := checkUser(ctx, key); err != nil {
+	refused, reset, err := s.Reserve(ctx, []store.Limit{{Key: key, Window: window, Max: limit}}, now)
+	if err != nil {
 		return false, time.Time{}, err
 	}
-	if window <= 0 || limit < 1 {
-		return false, time.Time{}, fmt.Errorf("store: counter %s: window and limit must be positive", s.keys.CounterName(key))
+	return refused < 0, reset, nil
+}
+
+// sendLimitsTag is the hash tag of every send counter: one Lua script
+// checks and counts all the limits of a send at once, and a script's keys
+// must share a Redis Cluster slot. Sends are few; one slot carries them.
+const sendLimitsTag = "{send-limits}"
+
+// Reserve implements store.Lifecycle with reserveScript, atomically.
+func (s *Store) Reserve(ctx context.Context, limits []store.Limit, now time.Time) (int, time.Time, error) {
+	if len(limits) == 0 {
+		return 0, time.Time{}, errors.New("store: reserve: no limit")
 	}
-	k := s.prefix + ":{" + s.keys.CounterName(key) + "}:counter"
-	res, err := hitScript.Run(ctx, s.rdb, []string{k}, now.UnixMilli(), window.Milliseconds(), limit).Int64Slice()
+	keys := make([]string, len(limits))
+	args := make([]any, 0, 1+2*len(limits))
+	args = append(args, now.UnixMilli())
+	for i, l := range limits {
+		if err := checkUser(ctx, l.Key); err != nil {
+			return 0, time.Time{}, err
+		}
+		name := s.keys.CounterName(l.Key)
+		if l.Window <= 0 || l.Max < 1 {
+			return 0, time.Time{}, fmt.Errorf("store: counter %s: window and limit must be positive", name)
+		}
+		keys[i] = s.prefix + ":" + sendLimitsTag + ":counter:" + name
+		args = append(args, l.Window.Milliseconds(), l.Max)
+	}
+	res, err := reserveScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
 	if err != nil || len(res) != 2 {
-		return false, time.Time{}, fmt.Errorf("store: counter: %w", errOr(err, "unexpected reply"))
+		return 0, time.Time{}, fmt.Errorf("store: counter: %w", errOr(err, "unexpected reply"))
 	}
-	return res[0] == 1, time.UnixMilli(res[1]), nil
+	return int(res[0]) - 1, time.UnixMilli(res[1]), nil
 }
 
 func errOr(err error, msg string) error {

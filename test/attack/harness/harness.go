@@ -59,6 +59,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the service's logs; nil discards them.
 	Logger *zap.Logger
+	// Dir, when set, holds the store and its key instead of a fresh
+	// directory: a server started on another's Dir is that server
+	// restarted (the embedded store allows several at once).
+	Dir string
 }
 
 // Server is a running in-process mfa-authz and a client of it.
@@ -78,7 +82,10 @@ type Server struct {
 // Start serves a new mfa-authz on a loopback port until the test ends.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	dir := t.TempDir()
+	dir := o.Dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	doc := fmt.Sprintf("storage:\n  path: %s\n  key_file: %s\n%s",
 		strconv.Quote(filepath.Join(dir, "store")), strconv.Quote(filepath.Join(dir, "secrets", "store.key")), o.Config)
 	cfg, err := config.Parse([]byte(doc))
