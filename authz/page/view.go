@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"io"
 	"net/http"
@@ -81,7 +82,9 @@ type totpSetup struct {
 func newTOTPSetup(secret, uri string) (*totpSetup, error) {
 	key, err := otp.NewKeyFromURL(uri)
 	if err != nil {
-		return nil, err
+		// The parser's error quotes the URI, secret and all: it must not
+		// reach the log.
+		return nil, errors.New("the activation's otpauth URI does not parse")
 	}
 	var png bytes.Buffer
 	if err := totp.QRPNG(&png, key, qrSize); err != nil {
