@@ -37,6 +37,20 @@ type Enrollable interface {
 	// Status returns the factor's status in enr, one of the Status
 	// constants. enr is not nil.
 	Status(enr *store.Enrollment) int
+	// Remove removes the factor's record from enr, the caller's copy.
+	Remove(enr *store.Enrollment)
+}
+
+// Without returns a copy of enr without f, nil when nothing is left: f's
+// record removed by f, and the rest (recovery codes go with the last
+// factor) by the store's rules (store.Enrollment.Without).
+func Without(f Enrollable, enr *store.Enrollment) *store.Enrollment {
+	if enr == nil {
+		return nil
+	}
+	next := *enr
+	f.Remove(&next)
+	return next.Without(f.Name())
 }
 
 // Activatable is an Enrollable factor started by the activate endpoint and

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/factor"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
@@ -55,7 +56,7 @@ func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) pro
 		case !proved && f.Status(cur) != StatusInProgress:
 			return nil, errAlreadyEnabled
 		}
-		return cur.Without(method), nil
+		return factor.Without(f, cur), nil
 	})
 	switch {
 	case errors.Is(err, errNotEnabled):

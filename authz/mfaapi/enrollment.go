@@ -38,14 +38,6 @@ func (a *API) enrollable(method string) factor.Enrollable {
 	return nil
 }
 
-// status returns the status of method for enr among the listed factors.
-func (a *API) status(enr *store.Enrollment, method string) int {
-	if f := a.enrollable(method); f != nil {
-		return f.Status(enr)
-	}
-	return StatusDisabled
-}
-
 // enrollment reads the user's enrollment; none is an empty one.
 func (a *API) enrollment(ctx context.Context, user string) (*store.Enrollment, error) {
 	enr, err := a.o.Store.Enrollment(ctx, user)

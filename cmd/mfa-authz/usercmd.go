@@ -84,7 +84,7 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 			if *method == "" {
 				return nil, nil
 			}
-			return cur.Without(*method), nil
+			return factor.Without(disableable(*method), cur), nil
 		})
 		if err != nil {
 			return fmt.Errorf("user %q: %w", *user, err)
@@ -159,9 +159,9 @@ func showUser(w io.Writer, user string, enr *store.Enrollment, output string) er
 		Destination string `json:"destination,omitempty"`
 	}
 	out := struct {
-		User          string   `json:"user"`
-		Factors       []shown  `json:"factors"`
-		RecoveryCodes int      `json:"recovery_codes_unused"`
+		User          string  `json:"user"`
+		Factors       []shown `json:"factors"`
+		RecoveryCodes int     `json:"recovery_codes_unused"`
 	}{User: user, Factors: []shown{}, RecoveryCodes: enr.UnusedRecoveryCodes()}
 	for _, e := range builtin.Enrollable() {
 		s := e.Status(enr)

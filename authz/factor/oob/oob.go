@@ -171,3 +171,6 @@ func (f Factor) Reasons() factor.SendReasons {
 	return factor.SendReasons{InvalidDestination: profile.InvalidPhoneNumber,
 		UserLimit: profile.TooManySMS, TenantLimit: profile.TooManySMSPerTenant}
 }
+
+// Remove removes the registered destination.
+func (f Factor) Remove(enr *store.Enrollment) { f.set(enr, nil) }

@@ -109,3 +109,6 @@ func (Factor) Generate(env *factor.EnrollEnv, user string, now time.Time) (facto
 		},
 	}, nil
 }
+
+// Remove removes the factor's record.
+func (Factor) Remove(enr *store.Enrollment) { enr.TOTP = nil }

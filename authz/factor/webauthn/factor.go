@@ -247,3 +247,9 @@ func (Passkeys) Status(enr *store.Enrollment) int {
 
 // Status implements factor.Enrollable, as Passkeys does.
 func (*Factor) Status(enr *store.Enrollment) int { return Passkeys{}.Status(enr) }
+
+// Remove removes the factor's record.
+func (Passkeys) Remove(enr *store.Enrollment) { enr.WebAuthn = nil }
+
+// Remove implements factor.Enrollable, as Passkeys does.
+func (*Factor) Remove(enr *store.Enrollment) { Passkeys{}.Remove(enr) }
