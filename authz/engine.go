@@ -132,6 +132,10 @@ func (e *Engine) Methods() []string {
 	return append(append([]string(nil), e.factors.Names()...), MethodIdP, MethodNone)
 }
 
+// Factors returns the registry of the factors the engine verifies, for the
+// self-service endpoints to offer and manage exactly these.
+func (e *Engine) Factors() *factor.Registry { return e.factors }
+
 // New returns an engine. Every collaborator is required.
 func New(o Options) (*Engine, error) {
 	switch {

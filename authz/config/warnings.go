@@ -33,11 +33,10 @@ func (c *Config) Warnings() []Warning {
 		add("mfa.allow_unenrolled", "true: users with no factor pass rules requiring MFA without a code")
 	}
 	d := &c.Delivery
-	used := func(sender string) bool { return d.Email == sender || d.SMS == sender }
-	if used(delivery.SMTP) && d.SMTPConfig.TLS == delivery.TLSNone && !loopbackHost(d.SMTPConfig.Host) {
+	if d.Uses(delivery.SMTP) && d.SMTPConfig.TLS == delivery.TLSNone && !loopbackHost(d.SMTPConfig.Host) {
 		add("delivery.smtp.tls", "none: codes are sent in clear text to "+d.SMTPConfig.Host+", which is not a loopback host")
 	}
-	if used(delivery.Webhook) {
+	if d.Uses(delivery.Webhook) {
 		if u, err := url.Parse(d.WebhookConfig.URL); err == nil && strings.EqualFold(u.Scheme, "http") && !loopbackHost(u.Hostname()) {
 			add("delivery.webhook.url", "http://: codes are sent in clear text to "+u.Hostname()+", which is not a loopback host")
 		}

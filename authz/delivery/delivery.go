@@ -101,13 +101,13 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	used := map[string]bool{}
-	for _, m := range []struct{ key, v string }{{"delivery.email", c.Email}, {"delivery.sms", c.SMS}} {
-		switch m.v {
+	for _, m := range c.methods() {
+		switch m.sender {
 		case "":
 		case SMTP, Webhook, File:
-			used[m.v] = true
+			used[m.sender] = true
 		default:
-			errs = append(errs, fmt.Errorf("config: %s: want smtp, webhook or file, got %q", m.key, m.v))
+			errs = append(errs, fmt.Errorf("config: delivery.%s: want smtp, webhook or file, got %q", m.method, m.sender))
 		}
 	}
 	if c.SMS == SMTP {
@@ -128,8 +128,40 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// methodSender is a delivery method and the sender configured for it.
+type methodSender struct{ method, sender string }
+
+// methods returns every delivery method with its configured sender ("" for
+// none), in order: the one list of the delivery.<method> keys.
+func (c *Config) methods() [2]methodSender {
+	return [2]methodSender{{"email", c.Email}, {"sms", c.SMS}}
+}
+
+// Uses reports whether a method is delivered by sender (SMTP, Webhook or
+// File).
+func (c *Config) Uses(sender string) bool {
+	for _, m := range c.methods() {
+		if m.sender == sender {
+			return true
+		}
+	}
+	return false
+}
+
+// SenderNames returns the sender configured per delivery method, for
+// methods that have one.
+func (c *Config) SenderNames() map[string]string {
+	out := map[string]string{}
+	for _, m := range c.methods() {
+		if m.sender != "" {
+			out[m.method] = m.sender
+		}
+	}
+	return out
+}
+
 // UsesFile reports whether a method is delivered to the outbox file.
-func (c *Config) UsesFile() bool { return c.Email == File || c.SMS == File }
+func (c *Config) UsesFile() bool { return c.Uses(File) }
 
 // Senders builds the sender of each offered method.
 func (c *Config) Senders() (map[string]Sender, error) {
@@ -159,10 +191,7 @@ func (c *Config) Senders() (map[string]Sender, error) {
 		return s, nil
 	}
 	out := map[string]Sender{}
-	for method, name := range map[string]string{"email": c.Email, "sms": c.SMS} {
-		if name == "" {
-			continue
-		}
+	for method, name := range c.SenderNames() {
 		s, err := get(name)
 		if err != nil {
 			return nil, err

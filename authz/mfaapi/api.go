@@ -34,6 +34,7 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
+	"github.com/mfa-authz/mfa-authz/authz/factor"
 	"github.com/mfa-authz/mfa-authz/authz/factor/webauthn"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
@@ -112,13 +113,23 @@ type Options struct {
 // API serves the endpoints. It is immutable after New and safe for
 // concurrent use; all state lives in the store and the engine.
 type API struct {
-	o       Options
-	methods []string // offered, in order
-	log     *zap.Logger
+	o Options
+	// methods are the factors offered for activation, in order.
+	methods []string
+	// listed are the factors the types list shows, in order: the offered
+	// ones, then those registered by their own endpoints (WebAuthn),
+	// which deactivate removes too.
+	listed []factor.Enrollable
+	env    factor.EnrollEnv
+	claims factor.Claims
+	log    *zap.Logger
 }
 
-// New returns an API, filling in the defaults of unset options. TOTP is
-// always offered (it needs no sender); e-mail and SMS only with a sender.
+// New returns an API, filling in the defaults of unset options. It offers
+// the engine's Activatable factors (factor.Activatable): a factor whose
+// secret the server generates always (TOTP), a factor whose codes are sent
+// (e-mail, SMS) only with a sender. The engine's other Enrollable factors
+// are listed and removable.
 func New(o Options) (*API, error) {
 	if o.Engine == nil || o.Store == nil {
 		return nil, errors.New("mfaapi: engine and store are required")
@@ -138,12 +149,30 @@ func New(o Options) (*API, error) {
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = 16 << 10
 	}
-	a := &API{o: o, log: o.Logger, methods: []string{store.MethodTOTP}}
-	for _, m := range []string{store.MethodEmail, store.MethodSMS} {
-		if o.Senders[m] != nil {
-			a.methods = append(a.methods, m)
+	a := &API{o: o, log: o.Logger, env: factor.EnrollEnv{TOTP: o.TOTP},
+		claims: factor.Claims{Email: o.EmailClaim, Phone: o.PhoneClaim}}
+	var others []factor.Enrollable
+	for _, f := range o.Engine.Factors().Factors() {
+		e, ok := f.(factor.Enrollable)
+		if !ok {
+			continue
 		}
+		switch f := f.(type) {
+		case factor.Generated:
+		case factor.Destined:
+			if o.Senders[f.Delivery()] == nil {
+				continue
+			}
+		default:
+			if _, ok := f.(factor.Activatable); !ok {
+				others = append(others, e)
+			}
+			continue
+		}
+		a.methods = append(a.methods, f.Name())
+		a.listed = append(a.listed, e)
 	}
+	a.listed = append(a.listed, others...)
 	return a, nil
 }
 
@@ -158,6 +187,12 @@ func (a *API) offered(m string) bool {
 		}
 	}
 	return false
+}
+
+// removable reports whether deactivate takes method although activate
+// does not: a listed factor registered by its own endpoints (WebAuthn).
+func (a *API) removable(want, method string) bool {
+	return want == TypeDeactivate && !a.offered(method) && a.enrollable(method) != nil
 }
 
 // handler answers one endpoint for an identified user.

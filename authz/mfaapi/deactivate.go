@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/factor"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
@@ -33,8 +34,9 @@ func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) pro
 		return ans
 	}
 	method := req.method
+	f := a.enrollable(method)
 	proved := false
-	switch Status(req.enr, method) {
+	switch f.Status(req.enr) {
 	case StatusDisabled:
 		return a.deny(r, profile.FactorNotActive, 0)
 	case StatusEnabled:
@@ -49,12 +51,12 @@ func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) pro
 	}
 	err := a.o.Store.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) {
 		switch {
-		case cur == nil || Status(cur, method) == StatusDisabled:
+		case cur == nil || f.Status(cur) == StatusDisabled:
 			return nil, errNotEnabled
-		case !proved && Status(cur, method) != StatusInProgress:
+		case !proved && f.Status(cur) != StatusInProgress:
 			return nil, errAlreadyEnabled
 		}
-		return cur.Without(method), nil
+		return factor.Without(f, cur), nil
 	})
 	switch {
 	case errors.Is(err, errNotEnabled):
@@ -74,9 +76,18 @@ func (a *API) deactivate(ctx context.Context, r *authz.Request, user string) pro
 			a.log.Error("self-service endpoint failed", zap.String("step", "end sessions"), zap.Error(err))
 		}
 	}
-	if method != store.MethodTOTP {
-		// A code sent for the factor must not outlive it.
-		_ = a.o.Store.UpdatePendingCode(ctx, user, method, func(*store.PendingCode) (*store.PendingCode, error) { return nil, nil })
-	}
+	// What the factor keeps pending under its name (a code sent to it, a
+	// WebAuthn challenge) must not outlive it; for a factor keeping
+	// nothing there (TOTP) this only reads.
+	_ = a.o.Store.UpdatePendingCode(ctx, user, method, dropPending)
 	return noContent
+}
+
+// dropPending is an update function that removes a pending code, writing
+// nothing when there is none.
+func dropPending(cur *store.PendingCode) (*store.PendingCode, error) {
+	if cur == nil {
+		return nil, store.ErrNoChange
+	}
+	return nil, nil
 }

@@ -2,10 +2,11 @@ package mfaapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 
 	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/factor"
+	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
@@ -14,55 +15,27 @@ import (
 // endpoints decide on them too: what a request may do depends on whether
 // its method is off, being activated, or on.
 const (
-	StatusDisabled   = 0
-	StatusInProgress = 1
-	StatusEnabled    = 2
+	StatusDisabled   = factor.StatusDisabled
+	StatusInProgress = factor.StatusInProgress
+	StatusEnabled    = factor.StatusEnabled
 )
 
 // Status returns the status of method for enr, for the types list and for
-// tools (the CLI) that show the same numbers.
+// tools (the CLI) that show the same numbers. Every factor mfa-authz ships
+// is known, configured or not.
 func Status(enr *store.Enrollment, method string) int {
-	switch method {
-	case store.MethodTOTP:
-		switch {
-		case enr.TOTP == nil:
-			return StatusDisabled
-		case enr.TOTP.Pending:
-			return StatusInProgress
-		}
-		return StatusEnabled
-	case store.MethodEmail, store.MethodSMS:
-		f := oob(enr, method)
-		switch {
-		case f == nil:
-			return StatusDisabled
-		case !f.Enabled:
-			return StatusInProgress
-		}
-		return StatusEnabled
-	case store.MethodWebAuthn:
-		if enr.WebAuthn.Enabled() {
-			return StatusEnabled
-		}
-	}
-	return StatusDisabled
+	return factor.StatusOf(builtin.Enrollable(), enr, method)
 }
 
-// oob returns enr's out-of-band factor of method (email or sms), or nil.
-func oob(enr *store.Enrollment, method string) *store.OOB {
-	if method == store.MethodEmail {
-		return enr.Email
+// enrollable returns the listed factor called method, nil when there is none
+// (parse admits only listed ones).
+func (a *API) enrollable(method string) factor.Enrollable {
+	for _, f := range a.listed {
+		if f.Name() == method {
+			return f
+		}
 	}
-	return enr.SMS
-}
-
-// setOOB sets enr's out-of-band factor of method (email or sms) to f.
-func setOOB(enr *store.Enrollment, method string, f *store.OOB) {
-	if method == store.MethodEmail {
-		enr.Email = f
-	} else {
-		enr.SMS = f
-	}
+	return nil
 }
 
 // enrollment reads the user's enrollment; none is an empty one.
@@ -86,21 +59,14 @@ func copyEnrollment(cur *store.Enrollment) *store.Enrollment {
 	return &next
 }
 
-// samePending reports whether the factor of method in progress in a and
-// in b is the same activation: the same TOTP secret and parameters, or the
-// same e-mail or SMS destination registered at the same time. A factor
-// that is not in progress in either is never the same.
-func samePending(a, b *store.Enrollment, method string) bool {
-	if Status(a, method) != StatusInProgress || Status(b, method) != StatusInProgress {
+// samePending reports whether f's activation in progress in a and in b is
+// the same one (factor.Activatable.SamePending). A factor that is not in
+// progress in either is never the same.
+func samePending(f factor.Activatable, a, b *store.Enrollment) bool {
+	if f.Status(a) != StatusInProgress || f.Status(b) != StatusInProgress {
 		return false
 	}
-	if method == store.MethodTOTP {
-		x, y := a.TOTP, b.TOTP
-		return subtle.ConstantTimeCompare([]byte(x.Secret), []byte(y.Secret)) == 1 &&
-			x.Algorithm == y.Algorithm && x.Digits == y.Digits && x.Period == y.Period && x.CreatedAt.Equal(y.CreatedAt)
-	}
-	x, y := oob(a, method), oob(b, method)
-	return x.Destination == y.Destination && x.CreatedAt.Equal(y.CreatedAt)
+	return f.SamePending(a, b)
 }
 
 // Errors of update functions: the factor's status changed between the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
+	"github.com/mfa-authz/mfa-authz/authz/factor"
 	"github.com/mfa-authz/mfa-authz/authz/otc"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
@@ -18,7 +19,7 @@ import (
 // under the user's lock, so a code is checked (otc.Use) like a password.
 
 // admitSend applies the resend cooldown and the send limits to a code of
-// method for user to dest; activation reports a code for an activation,
+// f for user to dest; activation reports a code for an activation,
 // whose destination the request chose, rather than for a trigger, whose
 // destination was registered and proven at activation.
 //
@@ -39,7 +40,8 @@ import (
 // inbox or phone with codes. Triggers do not count there: whoever can
 // activate any destination must not be able to hold back the codes its
 // owner asks for.
-func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method, dest string, activation bool) (profile.Answer, bool) {
+func (a *API) admitSend(ctx context.Context, r *authz.Request, user string, f factor.Destined, dest string, activation bool) (profile.Answer, bool) {
+	method := f.Name()
 	now := a.o.Now()
 	l := a.o.Limits
 	var wait time.Duration
@@ -57,10 +59,8 @@ func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method, des
 	if wait > 0 {
 		return a.deny(r, profile.ResendCooldown, wait), false
 	}
-	userReason, tenantReason := profile.TooManyEmails, profile.TooManyEmailsPerTenant
-	if method == store.MethodSMS {
-		userReason, tenantReason = profile.TooManySMS, profile.TooManySMSPerTenant
-	}
+	sr := f.Reasons()
+	userReason, tenantReason := sr.UserLimit, sr.TenantLimit
 	var (
 		limits  []store.Limit
 		reasons []profile.Reason
@@ -75,7 +75,7 @@ func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method, des
 	if l.UserMax > 0 {
 		add("user\x00"+method+"\x00"+user, l.UserWindow, l.UserMax, userReason)
 		if activation {
-			add("destination\x00"+method+"\x00"+a.destinationKey(method, dest), l.UserWindow, l.UserMax, userReason)
+			add("destination\x00"+method+"\x00"+a.destinationKey(f, dest), l.UserWindow, l.UserMax, userReason)
 		}
 	}
 	if l.TenantMax > 0 {
@@ -95,23 +95,21 @@ func (a *API) admitSend(ctx context.Context, r *authz.Request, user, method, des
 }
 
 // destinationKey names dest's send counter: a keyed hash of its mailbox
-// (delivery.Mailbox: one counter for every spelling that reaches the same
-// inbox), so that the counter's key (which a store may name in an error,
-// hence in a log) never holds an address or number.
-func (a *API) destinationKey(method, dest string) string {
-	if method == store.MethodEmail {
-		dest = delivery.Mailbox(dest)
-	}
-	return hex.EncodeToString(a.o.Store.SecretHash("", "send-destination:"+method, dest))
+// (factor.Destined.Mailbox: one counter for every spelling that reaches
+// the same inbox), so that the counter's key (which a store may name in an
+// error, hence in a log) never holds an address or number.
+func (a *API) destinationKey(f factor.Destined, dest string) string {
+	return hex.EncodeToString(a.o.Store.SecretHash("", "send-destination:"+f.Name(), f.Mailbox(dest)))
 }
 
-// send makes a new code for the user's method, stores its hash (replacing
-// any earlier code) and hands it to the method's sender. A code that could
+// send makes a new code of the user's factor f, stores its hash (replacing
+// any earlier code) and hands it to f's sender. A code that could
 // not be delivered is removed: nobody should have it. (The cooldown holds
 // regardless: a delivery that timed out may still have reached the
 // destination.)
-func (a *API) send(ctx context.Context, r *authz.Request, user, method, dest string) profile.Answer {
-	sender := a.o.Senders[method]
+func (a *API) send(ctx context.Context, r *authz.Request, user string, f factor.Destined, dest string) profile.Answer {
+	method := f.Name()
+	sender := a.o.Senders[f.Delivery()]
 	if sender == nil {
 		return a.deny(r, profile.TypeNotFound, 0)
 	}

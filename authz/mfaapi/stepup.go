@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/factor"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
@@ -84,7 +85,7 @@ func (a *API) steppedUpFor(ctx context.Context, r *authz.Request, user, method s
 	if len(enr.Methods()) == 0 {
 		return true
 	}
-	if started, ok := activationStarted(enr, method); ok && a.o.Engine.ActivationSteppedUp(ctx, user, method, started, now) {
+	if started, ok := a.activationStarted(enr, method); ok && a.o.Engine.ActivationSteppedUp(ctx, user, method, started, now) {
 		return true
 	}
 	return a.o.Engine.CredentialSteppedUp(ctx, r, user, now)
@@ -92,14 +93,12 @@ func (a *API) steppedUpFor(ctx context.Context, r *authz.Request, user, method s
 
 // activationStarted returns when the activation of method in progress in
 // enr started.
-func activationStarted(enr *store.Enrollment, method string) (time.Time, bool) {
-	if Status(enr, method) != StatusInProgress {
+func (a *API) activationStarted(enr *store.Enrollment, method string) (time.Time, bool) {
+	f, ok := a.enrollable(method).(factor.Activatable)
+	if !ok || f.Status(enr) != StatusInProgress {
 		return time.Time{}, false
 	}
-	if method == store.MethodTOTP {
-		return enr.TOTP.CreatedAt, true
-	}
-	return oob(enr, method).CreatedAt, true
+	return f.Started(enr), true
 }
 
 // notBanned refuses a user whom regulation bans, as Check refuses one on a

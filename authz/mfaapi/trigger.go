@@ -4,12 +4,12 @@ import (
 	"context"
 
 	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/factor"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
-	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
 // trigger answers POST multi-factor-auth-trigger: it sends a code of an
-// enabled e-mail or SMS factor, for the client to put in the MFA header of
+// enabled factor with a destination (e-mail, SMS), for the client to put in the MFA header of
 // the request it is about to make. The code goes to the destination
 // registered at activation, never to one in the body, so a trigger cannot
 // divert a user's codes.
@@ -21,17 +21,18 @@ func (a *API) trigger(ctx context.Context, r *authz.Request, user string) profil
 	if ans, ok := a.notBanned(ctx, r, user); !ok {
 		return ans
 	}
-	method := req.method
-	if Status(req.enr, method) != StatusEnabled {
+	f := a.enrollable(req.method)
+	if f.Status(req.enr) != StatusEnabled {
 		return a.deny(r, profile.FactorNotActive, 0)
 	}
-	if method == store.MethodTOTP {
-		// The authenticator app shows the code: nothing to send.
+	d, ok := f.(factor.Destined)
+	if !ok {
+		// The user's device shows the code (TOTP): nothing to send.
 		return noContent
 	}
-	dest := oob(req.enr, method).Destination
-	if ans, ok := a.admitSend(ctx, r, user, method, dest, false); !ok {
+	dest := d.Destination(req.enr)
+	if ans, ok := a.admitSend(ctx, r, user, d, dest, false); !ok {
 		return ans
 	}
-	return a.send(ctx, r, user, method, dest)
+	return a.send(ctx, r, user, d, dest)
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
-	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
 // types answers GET multi-factor-auth-types: every offered method with the
@@ -20,12 +19,10 @@ func (a *API) types(ctx context.Context, r *authz.Request, user string) profile.
 		Type   string `json:"type"`
 		Status int    `json:"status"`
 	}
-	list := make([]resource, 0, len(a.methods))
-	for _, m := range a.methods {
-		list = append(list, resource{Type: TypeTypes, ID: m, Attributes: attrs{m, Status(enr, m)}})
-	}
-	if m := store.MethodWebAuthn; a.o.WebAuthn != nil {
-		list = append(list, resource{Type: TypeTypes, ID: m, Attributes: attrs{m, Status(enr, m)}})
+	list := make([]resource, 0, len(a.listed))
+	for _, f := range a.listed {
+		m := f.Name()
+		list = append(list, resource{Type: TypeTypes, ID: m, Attributes: attrs{m, f.Status(enr)}})
 	}
 	return a.document(http.StatusOK, list)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/mfa-authz/mfa-authz/authz"
+	"github.com/mfa-authz/mfa-authz/authz/factor"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
@@ -32,7 +33,13 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 		return ans
 	}
 	method, enr := req.method, req.enr
-	switch Status(enr, method) {
+	f, ok := a.enrollable(method).(factor.Activatable)
+	if !ok {
+		// Only Activatable factors are offered.
+		return a.deny(r, profile.TypeNotFound, 0)
+	}
+	d, sent := f.(factor.Destined)
+	switch f.Status(enr) {
 	case StatusEnabled:
 		return a.deny(r, profile.AlreadyEnabled, 0)
 	case StatusDisabled:
@@ -41,7 +48,7 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 	if !a.steppedUpFor(ctx, r, user, method, enr, a.o.Now()) {
 		return a.deny(r, profile.StepUpRequired, 0)
 	}
-	sentTo, err := a.sentTo(ctx, user, method)
+	sentTo, err := a.sentTo(ctx, user, d)
 	if err != nil {
 		return a.unavailable(r, "read pending code", err)
 	}
@@ -53,7 +60,7 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 		// Another factor's code cannot activate this one.
 		return a.deny(r, profile.Invalid, 0)
 	}
-	if method != store.MethodTOTP && sentTo != oob(enr, method).Destination {
+	if sent && sentTo != d.Destination(enr) {
 		// The code went to another destination than the one in
 		// progress: activate registers a new destination before it
 		// replaces the code sent to the old one (and keeps the old code
@@ -64,28 +71,20 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 	hadFactor := len(enr.Methods()) > 0
 	err = a.o.Store.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) {
 		next := copyEnrollment(cur)
-		switch Status(next, method) {
+		switch f.Status(next) {
 		case StatusEnabled:
 			return nil, errAlreadyEnabled
 		case StatusDisabled:
 			return nil, errNotEnabled
 		}
-		if !samePending(next, enr, method) {
+		if !samePending(f, next, enr) {
 			return nil, errReplaced
 		}
 		first := len(next.Methods()) == 0
 		if !first && !hadFactor && !a.steppedUpFor(ctx, r, user, method, next, a.o.Now()) {
 			return nil, errStepUp
 		}
-		if method == store.MethodTOTP {
-			t := *next.TOTP
-			t.Pending = false
-			next.TOTP = &t
-		} else {
-			f := *oob(next, method)
-			f.Enabled = true
-			setOOB(next, method, &f)
-		}
+		f.Enable(next)
 		return next, nil
 	})
 	switch {
@@ -98,15 +97,15 @@ func (a *API) verify(ctx context.Context, r *authz.Request, user string) profile
 	return noContent
 }
 
-// sentTo returns the destination of the user's pending code of method,
-// read before the code is checked (a right code is consumed); "" when
-// there is none, or for TOTP.
-func (a *API) sentTo(ctx context.Context, user, method string) (string, error) {
-	if method == store.MethodTOTP {
+// sentTo returns the destination of the user's pending code of d, read
+// before the code is checked (a right code is consumed); "" when there is
+// none, or when d is nil (a factor whose codes are not sent).
+func (a *API) sentTo(ctx context.Context, user string, d factor.Destined) (string, error) {
+	if d == nil {
 		return "", nil
 	}
 	var dest string
-	err := a.o.Store.UpdatePendingCode(ctx, user, method, func(cur *store.PendingCode) (*store.PendingCode, error) {
+	err := a.o.Store.UpdatePendingCode(ctx, user, d.Name(), func(cur *store.PendingCode) (*store.PendingCode, error) {
 		if cur != nil {
 			dest = cur.Destination
 		}

@@ -56,12 +56,6 @@ func (a *API) webauthnRoute(p string) handler {
 	return nil
 }
 
-// removable reports whether deactivate takes method although activate
-// does not: WebAuthn, when offered.
-func (a *API) removable(want, method string) bool {
-	return want == TypeDeactivate && method == store.MethodWebAuthn && a.o.WebAuthn != nil
-}
-
 // webauthnRegistrationOptions answers the registration options endpoint:
 // a new registration challenge (replacing an outstanding one) and the
 // options for navigator.credentials.create. Adding a passkey is adding a

@@ -26,7 +26,7 @@ func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Lifec
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]string{"email": c.Delivery.Email, "sms": c.Delivery.SMS}
+	names := c.Delivery.SenderNames()
 	for method, s := range senders {
 		senders[method] = delivery.Counted(s, m.SendOutcome(names[method]))
 	}

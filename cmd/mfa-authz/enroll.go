@@ -11,6 +11,9 @@ import (
 	"github.com/pquerna/otp"
 
 	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/factor"
+	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
+	ftotp "github.com/mfa-authz/mfa-authz/authz/factor/totp"
 	"github.com/mfa-authz/mfa-authz/authz/otc"
 	"github.com/mfa-authz/mfa-authz/authz/service"
 	"github.com/mfa-authz/mfa-authz/authz/store"
@@ -27,11 +30,14 @@ func enrollCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	if args[0] == store.MethodEmail || args[0] == store.MethodSMS {
-		return enrollOOB(args[1:], stdout, stderr, args[0])
-	}
-	if args[0] != store.MethodTOTP {
-		return usageErr("enroll: unknown method %q: enroll totp, email or sms", args[0])
+	f, _ := builtin.Registry().Lookup(args[0])
+	switch f := f.(type) {
+	case factor.Destined:
+		return enrollDestined(args[1:], stdout, stderr, f)
+	case factor.Generated:
+		// The one generated factor, TOTP, has the flags below.
+	default:
+		return usageErr("enroll: unknown method %q: enroll %s", args[0], orList(enrollableNames()))
 	}
 	fs := newFlagSet("enroll totp", enrollSynopsis, stderr)
 	cfgPath := fs.String("config", "", "config file (YAML); required")
@@ -83,13 +89,19 @@ func enrollTOTP(ctx context.Context, st store.Lifecycle, tc totp.Config, user st
 	case err != nil:
 		return err
 	}
-	if enr != nil && enr.TOTP != nil && !force {
+	var tf ftotp.Factor
+	if enr != nil && tf.Status(enr) != factor.StatusDisabled && !force {
 		return fmt.Errorf("user %q already has a TOTP secret; use --force to replace it", user)
 	}
-	f, key, err := totp.Generate(tc, user, time.Now())
+	act, err := tf.Generate(&factor.EnrollEnv{TOTP: tc}, user, time.Now())
 	if err != nil {
 		return err
 	}
+	shown, ok := act.Shown.(ftotp.Shown)
+	if !ok {
+		return fmt.Errorf("enroll totp: the factor showed %T, not a secret", act.Shown)
+	}
+	key := shown.Key
 	// Write the QR code before storing the secret: a secret nobody could
 	// see must never replace a working one.
 	if qrPath != "" {
@@ -101,7 +113,8 @@ func enrollTOTP(ctx context.Context, st store.Lifecycle, tc totp.Config, user st
 	if repair {
 		// The unreadable record cannot be updated, only replaced; nothing
 		// of it can be trusted, so the new factor is the first one.
-		next := &store.Enrollment{TOTP: f}
+		next := &store.Enrollment{}
+		act.Put(next, false)
 		if codes, err = otc.FirstRecovery(st, user, next, true); err == nil {
 			err = st.PutEnrollment(ctx, user, next, true)
 		}
@@ -113,11 +126,11 @@ func enrollTOTP(ctx context.Context, st store.Lifecycle, tc totp.Config, user st
 				c := *cur
 				next = &c
 			}
-			if next.TOTP != nil && !force {
+			if tf.Status(next) != factor.StatusDisabled && !force {
 				return nil, errEnrolledConcurrently
 			}
 			first := len(next.Methods()) == 0
-			next.TOTP = f
+			act.Put(next, false)
 			var err error
 			codes, err = otc.FirstRecovery(st, user, next, first)
 			return next, err
@@ -138,9 +151,9 @@ func enrollTOTP(ctx context.Context, st store.Lifecycle, tc totp.Config, user st
 			Secret        string   `json:"secret"`
 			URI           string   `json:"uri"`
 			RecoveryCodes []string `json:"recovery_codes,omitempty"`
-		}{user, f.Secret, key.URL(), codes})
+		}{user, shown.Secret, shown.URI, codes})
 	}
-	fmt.Fprintf(stdout, "Enrolled TOTP for user %q.\nSecret: %s\nURI:    %s\n", user, f.Secret, key.URL())
+	fmt.Fprintf(stdout, "Enrolled TOTP for user %q.\nSecret: %s\nURI:    %s\n", user, shown.Secret, shown.URI)
 	if qrPath != "" {
 		fmt.Fprintf(stdout, "QR:     %s\n", qrPath)
 	}
@@ -162,4 +175,18 @@ func writeQR(path string, key *otp.Key) error {
 		return fmt.Errorf("--qr %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// enrollableNames returns the methods enroll takes, in preference order:
+// the shipped factors an operator can enroll without the user (a
+// generated secret, or a destination the operator vouches for).
+func enrollableNames() []string {
+	var names []string
+	for _, f := range builtin.Registry().Factors() {
+		switch f.(type) {
+		case factor.Generated, factor.Destined:
+			names = append(names, f.Name())
+		}
+	}
+	return names
 }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
+	"github.com/mfa-authz/mfa-authz/authz/factor"
+	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/otc"
 	"github.com/mfa-authz/mfa-authz/authz/service"
@@ -51,8 +54,8 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 		return usageErr("user %s: --output must be text or json, got %q", action, *output)
 	case fs.NArg() > 0:
 		return usageErr("user %s: unexpected argument %q", action, fs.Arg(0))
-	case *method != "" && *method != store.MethodTOTP && *method != store.MethodEmail && *method != store.MethodSMS:
-		return usageErr("user %s: --method must be totp, email or sms, got %q", action, *method)
+	case *method != "" && disableable(*method) == nil:
+		return usageErr("user %s: --method must be %s, got %q", action, orList(disableableNames()), *method)
 	}
 	st, err := openLifecycleStore(*cfgPath)
 	if err != nil {
@@ -81,12 +84,12 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 			if *method == "" {
 				return nil, nil
 			}
-			return cur.Without(*method), nil
+			return factor.Without(disableable(*method), cur), nil
 		})
 		if err != nil {
 			return fmt.Errorf("user %q: %w", *user, err)
 		}
-		if *method != "" && *method != store.MethodTOTP {
+		if _, sent := disableable(*method).(factor.Sent); sent {
 			_ = st.UpdatePendingCode(ctx, *user, *method, func(*store.PendingCode) (*store.PendingCode, error) { return nil, nil })
 		}
 		what := "all MFA factors and recovery codes"
@@ -150,27 +153,24 @@ func openLifecycleStore(cfgPath string) (store.Lifecycle, error) {
 }
 
 func showUser(w io.Writer, user string, enr *store.Enrollment, output string) error {
-	type factor struct {
+	type shown struct {
 		Method      string `json:"method"`
 		Status      int    `json:"status"`
 		Destination string `json:"destination,omitempty"`
 	}
 	out := struct {
-		User          string   `json:"user"`
-		Factors       []factor `json:"factors"`
-		RecoveryCodes int      `json:"recovery_codes_unused"`
-	}{User: user, Factors: []factor{}, RecoveryCodes: enr.UnusedRecoveryCodes()}
-	for _, m := range []string{store.MethodTOTP, store.MethodEmail, store.MethodSMS, store.MethodWebAuthn} {
-		s := mfaapi.Status(enr, m)
+		User          string  `json:"user"`
+		Factors       []shown `json:"factors"`
+		RecoveryCodes int     `json:"recovery_codes_unused"`
+	}{User: user, Factors: []shown{}, RecoveryCodes: enr.UnusedRecoveryCodes()}
+	for _, e := range builtin.Enrollable() {
+		s := e.Status(enr)
 		if s == mfaapi.StatusDisabled {
 			continue
 		}
-		f := factor{Method: m, Status: s}
-		if m == store.MethodEmail && enr.Email != nil {
-			f.Destination = delivery.Mask(enr.Email.Destination)
-		}
-		if m == store.MethodSMS && enr.SMS != nil {
-			f.Destination = delivery.Mask(enr.SMS.Destination)
+		f := shown{Method: e.Name(), Status: s}
+		if d, ok := e.(factor.Destined); ok {
+			f.Destination = delivery.Mask(d.Destination(enr))
 		}
 		out.Factors = append(out.Factors, f)
 	}
@@ -207,10 +207,11 @@ func printRecovery(w io.Writer, user string, codes []string, output string) erro
 	return nil
 }
 
-// enrollOOB enrolls an e-mail or SMS factor as enabled (the operator vouches
-// for the destination) and, if it is the user's first enabled method,
-// generates and prints recovery codes.
-func enrollOOB(args []string, stdout, stderr io.Writer, method string) error {
+// enrollDestined enrolls a factor with a destination (e-mail, SMS) as
+// enabled (the operator vouches for the destination) and, if it is the
+// user's first enabled method, generates and prints recovery codes.
+func enrollDestined(args []string, stdout, stderr io.Writer, f factor.Destined) error {
+	method := f.Name()
 	fs := newFlagSet("enroll "+method, "enroll "+method+" --user ID --destination DEST --config FILE [--output text|json] [--force]", stderr)
 	cfgPath := fs.String("config", "", "config file (YAML); required")
 	user := fs.String("user", "", "user id; required")
@@ -229,10 +230,8 @@ func enrollOOB(args []string, stdout, stderr io.Writer, method string) error {
 		return usageErr("enroll %s: --output must be text or json, got %q", method, *output)
 	case fs.NArg() > 0:
 		return usageErr("enroll %s: unexpected argument %q", method, fs.Arg(0))
-	case method == store.MethodEmail && !delivery.ValidEmail(*dest):
-		return usageErr("enroll email: --destination must be an e-mail address, got %q", *dest)
-	case method == store.MethodSMS && !delivery.ValidPhone(*dest):
-		return usageErr("enroll sms: --destination must be an E.164 phone number such as +4915112345678, got %q", *dest)
+	case !f.ValidDestination(*dest):
+		return usageErr("enroll %s: --destination must be %s, got %q", method, f.DestinationHint(), *dest)
 	}
 	st, err := openLifecycleStore(*cfgPath)
 	if err != nil {
@@ -247,16 +246,11 @@ func enrollOOB(args []string, stdout, stderr io.Writer, method string) error {
 			c := *cur
 			next = &c
 		}
-		if mfaapi.Status(next, method) != mfaapi.StatusDisabled && !*force {
+		if f.Status(next) != mfaapi.StatusDisabled && !*force {
 			return nil, fmt.Errorf("user %q already has %s enrolled; use --force to replace it", *user, method)
 		}
 		first := len(next.Methods()) == 0
-		f := &store.OOB{Destination: *dest, Enabled: true, CreatedAt: time.Now().UTC()}
-		if method == store.MethodEmail {
-			next.Email = f
-		} else {
-			next.SMS = f
-		}
+		f.Register(next, *dest, true, time.Now())
 		var err error
 		codes, err = otc.FirstRecovery(st, *user, next, first)
 		return next, err
@@ -277,4 +271,36 @@ func enrollOOB(args []string, stdout, stderr io.Writer, method string) error {
 		return printRecovery(stdout, *user, codes, "text")
 	}
 	return nil
+}
+
+// disableable returns the factor called name that user disable takes: a
+// shipped factor that needs no configuration and that an enrollment holds
+// (recovery codes go with the last factor, not on their own); nil for any
+// other name.
+func disableable(name string) factor.Enrollable {
+	f, ok := builtin.Registry().Lookup(name)
+	if !ok {
+		return nil
+	}
+	e, _ := f.(factor.Enrollable)
+	return e
+}
+
+// disableableNames returns the names disableable takes, in preference order.
+func disableableNames() []string {
+	var names []string
+	for _, n := range builtin.Registry().Names() {
+		if disableable(n) != nil {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// orList joins names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

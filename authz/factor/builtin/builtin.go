@@ -9,7 +9,6 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/factor/recovery"
 	"github.com/mfa-authz/mfa-authz/authz/factor/totp"
 	"github.com/mfa-authz/mfa-authz/authz/factor/webauthn"
-	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
 // registry is built once at package initialization and never modified.
@@ -36,5 +35,15 @@ func New(wa *webauthn.Factor) *factor.Registry {
 // Names returns the name of every factor mfa-authz ships, configured or
 // not, in preference order: the bounded set of method labels in metrics.
 func Names() []string {
-	return append(append([]string(nil), registry.Names()...), store.MethodWebAuthn)
+	return append(append([]string(nil), registry.Names()...), webauthn.Passkeys{}.Name())
 }
+
+// enrollable is every shipped factor an enrollment holds, in preference
+// order; WebAuthn as its configuration-free enrollment side.
+var enrollable = []factor.Enrollable{totp.Factor{}, oob.Email, oob.SMS, webauthn.Passkeys{}}
+
+// Enrollable returns every factor mfa-authz ships that an enrollment can
+// hold, configured or not, in preference order: for tools that show or
+// change enrollments without a running server (the CLI). The slice is
+// shared: callers must not modify it.
+func Enrollable() []factor.Enrollable { return enrollable }

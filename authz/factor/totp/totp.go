@@ -5,8 +5,11 @@ package totp
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"time"
+
+	"github.com/pquerna/otp"
 
 	"github.com/mfa-authz/mfa-authz/authz/factor"
 	"github.com/mfa-authz/mfa-authz/authz/store"
@@ -44,3 +47,68 @@ func (Factor) Verify(ctx context.Context, env *factor.Env, user string, enr *sto
 	}
 	return true, "", nil
 }
+
+var _ factor.Generated = Factor{}
+
+// Status reports no TOTP factor, one awaiting its first code, or an
+// enabled one.
+func (Factor) Status(enr *store.Enrollment) int {
+	switch {
+	case enr.TOTP == nil:
+		return factor.StatusDisabled
+	case enr.TOTP.Pending:
+		return factor.StatusInProgress
+	}
+	return factor.StatusEnabled
+}
+
+// Started returns when the pending secret was made.
+func (Factor) Started(enr *store.Enrollment) time.Time { return enr.TOTP.CreatedAt }
+
+// SamePending compares the pending secrets and their parameters, the secret
+// in constant time.
+func (Factor) SamePending(a, b *store.Enrollment) bool {
+	x, y := a.TOTP, b.TOTP
+	return subtle.ConstantTimeCompare([]byte(x.Secret), []byte(y.Secret)) == 1 &&
+		x.Algorithm == y.Algorithm && x.Digits == y.Digits && x.Period == y.Period && x.CreatedAt.Equal(y.CreatedAt)
+}
+
+// Enable enables the pending secret.
+func (Factor) Enable(enr *store.Enrollment) {
+	t := *enr.TOTP
+	t.Pending = false
+	enr.TOTP = &t
+}
+
+// Shown is what a new TOTP factor shows its user once: the secret and the
+// otpauth:// URI an authenticator app scans, as the activate endpoint's
+// attributes.
+type Shown struct {
+	// Type is the factor's name, "totp".
+	Type   string `json:"type"`
+	Secret string `json:"secret"`
+	URI    string `json:"uri"`
+	// Key is the same key, for rendering as a QR code.
+	Key *otp.Key `json:"-"`
+}
+
+// Generate makes a new secret for user with the configured parameters;
+// Shown is a Shown.
+func (Factor) Generate(env *factor.EnrollEnv, user string, now time.Time) (factor.Activation, error) {
+	f, key, err := totp.Generate(env.TOTP, user, now)
+	if err != nil {
+		return factor.Activation{}, err
+	}
+	return factor.Activation{
+		Started: f.CreatedAt,
+		Shown:   Shown{Type: store.MethodTOTP, Secret: f.Secret, URI: key.URL(), Key: key},
+		Put: func(enr *store.Enrollment, pending bool) {
+			t := *f
+			t.Pending = pending
+			enr.TOTP = &t
+		},
+	}, nil
+}
+
+// Remove removes the factor's record.
+func (Factor) Remove(enr *store.Enrollment) { enr.TOTP = nil }

@@ -221,3 +221,35 @@ func (f *Factor) cloned(user string, id []byte, stored, received uint32) {
 		zap.String("user_hash", f.tag(user)), zap.String("credential", hex.EncodeToString(sum[:8])),
 		zap.Uint32("stored_count", stored), zap.Uint32("received_count", received))
 }
+
+// Passkeys is the enrollment side of the WebAuthn factor, which needs no
+// relying party: tools without the webauthn section (the CLI) show and
+// remove a user's passkeys with it. Passkeys are registered by their own
+// endpoints, not activated with a code, so it is Enrollable only.
+type Passkeys struct{}
+
+var (
+	_ factor.Enrollable = Passkeys{}
+	_ factor.Enrollable = (*Factor)(nil)
+)
+
+// Name returns "webauthn".
+func (Passkeys) Name() string { return store.MethodWebAuthn }
+
+// Status reports a registered credential as enabled; there is no
+// activation in progress.
+func (Passkeys) Status(enr *store.Enrollment) int {
+	if enr.WebAuthn.Enabled() {
+		return factor.StatusEnabled
+	}
+	return factor.StatusDisabled
+}
+
+// Status implements factor.Enrollable, as Passkeys does.
+func (*Factor) Status(enr *store.Enrollment) int { return Passkeys{}.Status(enr) }
+
+// Remove removes the factor's record.
+func (Passkeys) Remove(enr *store.Enrollment) { enr.WebAuthn = nil }
+
+// Remove implements factor.Enrollable, as Passkeys does.
+func (*Factor) Remove(enr *store.Enrollment) { Passkeys{}.Remove(enr) }
