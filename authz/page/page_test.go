@@ -109,7 +109,7 @@ func TestPageHeaders(t *testing.T) {
 		t.Fatalf("GET /mfa: %d %q", a.status, a.header.Get("Content-Type"))
 	}
 	m := regexp.MustCompile(`^default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; ` +
-		`script-src 'nonce-([A-Za-z0-9+/]{22}==)'; style-src 'nonce-([A-Za-z0-9+/]{22}==)'; img-src data:; connect-src 'self'$`).
+		`script-src 'nonce-([A-Za-z0-9_-]{22}==)'; style-src 'nonce-([A-Za-z0-9_-]{22}==)'; img-src data:; connect-src 'self'$`).
 		FindStringSubmatch(a.header.Get("Content-Security-Policy"))
 	if m == nil || m[1] != m[2] {
 		t.Fatalf("Content-Security-Policy %q", a.header.Get("Content-Security-Policy"))

@@ -203,13 +203,15 @@ func (v *view) factors(body string) error {
 	return nil
 }
 
-// nonce returns a fresh CSP nonce: 128 random bits.
+// nonce returns a fresh CSP nonce: 128 random bits, in the URL-safe
+// base64 alphabet (which CSP's base64-value allows) so that html/template
+// writes it into the nonce attribute as it is, never as "&#43;".
 func nonce() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic("page: no randomness for a nonce: " + err.Error())
 	}
-	return base64.StdEncoding.EncodeToString(b[:])
+	return base64.URLEncoding.EncodeToString(b[:])
 }
 
 // secure sets the headers of every answer of the page: nothing is cached
