@@ -31,14 +31,17 @@ gateway-check:
 
 # Debian packages whose programs the tests start themselves (the packages'
 # services are not used): caddy (test/caddy and the load test's proxy stage),
-# redis-server (the Redis store's tests) and wrk (the load test's HTTP load
-# generator). Each command has its package's name. A stale package index is
+# redis-server (the Redis store's tests), wrk (the load test's HTTP load
+# generator), and chromium with chromium-driver (test/browser drives the
+# enrollment page in headless Chromium). Each entry is package:command; a
+# package is installed when its command is missing. A stale package index is
 # refreshed only when the first install attempt fails.
 APT_GET := DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get
-TEST_PACKAGES := caddy redis-server wrk
+TEST_PACKAGES := caddy:caddy redis-server:redis-server wrk:wrk chromium:chromium chromium-driver:chromedriver
 test-deps: envoy-bin
-	@for pkg in $(TEST_PACKAGES); do \
-		command -v $$pkg >/dev/null 2>&1 && continue; \
+	@for entry in $(TEST_PACKAGES); do \
+		pkg=$${entry%%:*}; cmd=$${entry#*:}; \
+		command -v $$cmd >/dev/null 2>&1 && continue; \
 		echo "test-deps: installing $$pkg (Debian package)"; \
 		$(APT_GET) install -y -q $$pkg >/dev/null 2>&1 || \
 		{ $(APT_GET) update -q >/dev/null && $(APT_GET) install -y -q $$pkg >/dev/null; } || exit 1; \

@@ -44,6 +44,7 @@ type Config struct {
 	Limits     Limits            `yaml:"limits"`
 	Tracing    tracing.Config    `yaml:"tracing"`
 	WebAuthn   webauthn.Config   `yaml:"webauthn"`
+	Page       Page              `yaml:"page"`
 }
 
 // Server is the `server` section: where mfa-authz listens.
@@ -163,6 +164,7 @@ func Default() *Config {
 		Limits:     defaultLimits(),
 		Tracing:    tracing.Default(),
 		WebAuthn:   webauthn.DefaultConfig(),
+		Page:       defaultPage(),
 	}
 }
 
@@ -328,6 +330,7 @@ func (c *Config) Validate() error {
 	c.Tracing.Validate(func(key, format string, args ...any) { add("tracing."+key, format, args...) })
 	errs = append(errs, c.validateLifecycle(add)...)
 	c.WebAuthn.Validate(add)
+	c.validatePage(add)
 	return errors.Join(errs...)
 }
 

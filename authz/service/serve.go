@@ -75,7 +75,7 @@ func (s *Service) Run(ctx context.Context, l Listeners, ready func(Listeners)) e
 		handler := forwardauth.New(s.Engine, s.Log, forwardauth.Options{
 			Path:        cfg.Server.ForwardAuthPath,
 			EnvoyPrefix: cfg.Server.EnvoyHTTPPrefix,
-			Next:        s.apiHandler(s.opsHandler()),
+			Next:        s.apiHandler(s.pageHandler(s.opsHandler())),
 		})
 		hsrv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second,
 			// Check subrequests are small and quick: bound every phase.

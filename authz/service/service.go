@@ -12,6 +12,7 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
+	"github.com/mfa-authz/mfa-authz/authz/page"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/regulation"
 	"github.com/mfa-authz/mfa-authz/authz/store"
@@ -42,6 +43,8 @@ type Service struct {
 	Regulator *regulation.Regulator
 	// API is the self-service endpoints, nil when api.enabled is false.
 	API *mfaapi.API
+	// Page is the enrollment page, nil when page.enabled is false.
+	Page *page.Page
 	// Level is the logger's level, changed by a config reload when set
 	// (see NewLoggerWithLevel); nil leaves log.level to a restart.
 	Level *zap.AtomicLevel
@@ -175,6 +178,11 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 	svc := &Service{Config: c, Log: log, Engine: eng, Store: st, Sessions: sessions, Regulator: reg, engineOpts: opts}
 	svc.initOps()
 	if svc.API, err = newAPI(c, log, eng, st, svc.ops.metrics, wa); err != nil {
+		sessions.Close()
+		_ = st.Close()
+		return nil, err
+	}
+	if svc.Page, err = svc.newPage(c, st); err != nil {
 		sessions.Close()
 		_ = st.Close()
 		return nil, err

@@ -275,6 +275,8 @@ func TestLifecycleGlue(t *testing.T) {
 	// Step-up with a triggered e-mail code on a route with no grace.
 	checkout := req{method: "POST", path: "/checkout/1", user: u}
 	s.expectDenied(t, s.check(t, checkout.build(t)), deny403(glueMissing))
+	// The resend cooldown holds across endpoints: the activation's code
+	// counts, verified or not.
 	time.Sleep(1100 * time.Millisecond)
 	s.answer(t, post(trigger, "", body("multi-factor-auth-trigger", "email")), 204, "")
 	code = mailCode(t, mail, "carol@example.com")

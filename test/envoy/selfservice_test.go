@@ -174,6 +174,8 @@ func TestLifecycle(t *testing.T) {
 
 	// Step-up with a triggered e-mail code on the route without grace.
 	s.expectDenied(t, s.do(t, call{method: "POST", path: checkoutPath, token: tok}), 403, glueType, golden(t, "glue_missing_code.json"))
+	// The resend cooldown holds across endpoints: the activation's code
+	// counts, verified or not.
 	time.Sleep(1100 * time.Millisecond)
 	s.api(t, post(triggerPath, "", apiBody("multi-factor-auth-trigger", "email")), 204, "", "")
 	code = mailCode(t, mail, to)
