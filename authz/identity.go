@@ -152,7 +152,7 @@ func SetUserHashKey(key []byte) error {
 	return nil
 }
 
-// SecretHasher is the part of store.Lifecycle KeyUserHash needs.
+// SecretHasher is the part of store.Store KeyUserHash needs.
 type SecretHasher interface {
 	SecretHash(user, purpose, secret string) []byte
 }

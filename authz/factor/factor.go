@@ -30,17 +30,14 @@ const (
 	DetailReplay = "replay"
 	// DetailStoreError accompanies an error reading or writing the store.
 	DetailStoreError = "store error"
-	// DetailUnsupportedStore accompanies an error from a store that cannot
-	// keep what the factor needs.
-	DetailUnsupportedStore = "unsupported store"
 )
 
 // Env is what a Factor may use to verify: the store and the verification
 // settings of the running configuration. The engine builds it once and
 // passes a pointer, so verifying allocates nothing for it.
 type Env struct {
-	// Store holds enrollments, the TOTP replay guard and, when it is also a
-	// store.Lifecycle, pending one-time and recovery codes.
+	// Store holds enrollments, the TOTP replay guard, pending one-time
+	// codes and recovery codes.
 	Store store.Store
 	// TOTPSkew is how many time steps before and after now a TOTP code may be from.
 	TOTPSkew uint

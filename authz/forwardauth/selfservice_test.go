@@ -64,7 +64,7 @@ func newSelfService(t *testing.T, extra string) *selfService {
 	if f.svc.API == nil {
 		t.Fatal("the service has no self-service API")
 	}
-	st := f.svc.Store.(store.Lifecycle)
+	st := f.svc.Store
 	ctx := context.Background()
 	codes, err := otc.GenerateRecovery(otc.RecoveryCount)
 	if err != nil {
@@ -103,7 +103,7 @@ type state struct {
 func (s *selfService) state(t *testing.T) state {
 	t.Helper()
 	ctx := context.Background()
-	st := s.svc.Store.(store.Lifecycle)
+	st := s.svc.Store
 	got := state{enrollments: map[string]*store.Enrollment{}, pending: map[string]*store.PendingCode{},
 		files: map[string]string{}, steppedUp: map[string]bool{}}
 	for _, u := range selfServiceUsers {

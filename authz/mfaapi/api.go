@@ -82,7 +82,7 @@ type Options struct {
 	// and renders errors in the active profile; Store keeps enrollments,
 	// pending codes and send counters. Both are required.
 	Engine *authz.Engine
-	Store  store.Lifecycle
+	Store  store.Store
 	// Senders deliver codes per method ("email", "sms"); a method without
 	// a sender is not offered.
 	Senders map[string]delivery.Sender

@@ -57,7 +57,7 @@ type opts struct {
 // SMS codes written to an outbox file.
 type env struct {
 	svc    *service.Service
-	st     store.Lifecycle
+	st     store.Store
 	outbox string
 	// totp and codes are the last TOTP factor and recovery codes the
 	// fixture gave a user, for rows to compute the MFA header from.
@@ -99,11 +99,7 @@ func newEnv(t *testing.T, o opts) *env {
 	if svc.API == nil {
 		t.Fatal("the service has no API")
 	}
-	st, ok := svc.Store.(store.Lifecycle)
-	if !ok {
-		t.Fatalf("store %T is not a store.Lifecycle", svc.Store)
-	}
-	return &env{svc: svc, st: st, outbox: outbox}
+	return &env{svc: svc, st: svc.Store, outbox: outbox}
 }
 
 // req is one call of an endpoint.

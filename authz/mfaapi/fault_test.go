@@ -22,7 +22,7 @@ import (
 // at the first UpdateEnrollment, before it reads: between the endpoint's
 // first read and its locked update, where a concurrent request can land.
 type faultStore struct {
-	store.Lifecycle
+	store.Store
 	failRead, failUpdate, failPending, failHit error
 	panics                                     bool
 	race                                       func(cur *store.Enrollment) *store.Enrollment
@@ -38,7 +38,7 @@ func (s *faultStore) Enrollment(ctx context.Context, user string) (*store.Enroll
 	if s.failRead != nil {
 		return nil, s.failRead
 	}
-	return s.Lifecycle.Enrollment(ctx, user)
+	return s.Store.Enrollment(ctx, user)
 }
 
 func (s *faultStore) UpdateEnrollment(ctx context.Context, user string, fn func(*store.Enrollment) (*store.Enrollment, error)) error {
@@ -51,7 +51,7 @@ func (s *faultStore) UpdateEnrollment(ctx context.Context, user string, fn func(
 	}
 	if race := s.race; race != nil {
 		s.race = nil
-		cur, err := s.Lifecycle.Enrollment(ctx, user)
+		cur, err := s.Store.Enrollment(ctx, user)
 		if errors.Is(err, store.ErrNotFound) {
 			cur, err = nil, nil
 		}
@@ -63,38 +63,38 @@ func (s *faultStore) UpdateEnrollment(ctx context.Context, user string, fn func(
 		} else if err != nil {
 			return err
 		}
-		err = s.Lifecycle.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) { return race(cur), nil })
+		err = s.Store.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) { return race(cur), nil })
 		if err != nil {
 			return err
 		}
 	}
-	return s.Lifecycle.UpdateEnrollment(ctx, user, fn)
+	return s.Store.UpdateEnrollment(ctx, user, fn)
 }
 
 func (s *faultStore) UpdatePendingCode(ctx context.Context, user, method string, fn func(*store.PendingCode) (*store.PendingCode, error)) error {
 	if s.failPending != nil {
 		return s.failPending
 	}
-	return s.Lifecycle.UpdatePendingCode(ctx, user, method, fn)
+	return s.Store.UpdatePendingCode(ctx, user, method, fn)
 }
 
 func (s *faultStore) Hit(ctx context.Context, key string, window time.Duration, limit int, now time.Time) (bool, time.Time, error) {
 	if s.failHit != nil {
 		return false, time.Time{}, s.failHit
 	}
-	return s.Lifecycle.Hit(ctx, key, window, limit, now)
+	return s.Store.Hit(ctx, key, window, limit, now)
 }
 
 func (s *faultStore) Reserve(ctx context.Context, limits []store.Limit, now time.Time) (int, time.Time, error) {
 	if s.failHit != nil {
 		return 0, time.Time{}, s.failHit
 	}
-	return s.Lifecycle.Reserve(ctx, limits, now)
+	return s.Store.Reserve(ctx, limits, now)
 }
 
 // newAPI is an API on the service's engine over st, with the clock now
 // (nil: time.Now).
-func newAPI(t *testing.T, e *env, st store.Lifecycle, now func() time.Time) *mfaapi.API {
+func newAPI(t *testing.T, e *env, st store.Store, now func() time.Time) *mfaapi.API {
 	t.Helper()
 	sender, err := delivery.NewFile(e.outbox)
 	if err != nil {
@@ -212,7 +212,7 @@ func TestStoreFaults(t *testing.T) {
 				r.setup(t, e)
 			}
 			fs := r.fault
-			fs.Lifecycle = e.st
+			fs.Store = e.st
 			rq := r.req
 			if r.code != nil {
 				rq.code = r.code(t, e)
@@ -360,7 +360,7 @@ func TestInterleavedRequests(t *testing.T) {
 			if r.setup != nil {
 				r.setup(t, e)
 			}
-			fs := faultStore{Lifecycle: e.st, interleave: func() { r.interleave(t, e) }}
+			fs := faultStore{Store: e.st, interleave: func() { r.interleave(t, e) }}
 			rq := r.req
 			if r.code != nil {
 				rq.code = r.code(t, e)

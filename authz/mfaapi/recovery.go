@@ -39,7 +39,7 @@ func (a *API) recoveryCodes(ctx context.Context, r *authz.Request, user string) 
 // them; the user must have an enabled method (IsNotEnabled otherwise),
 // since recovery codes stand in for a factor. The endpoint and the CLI
 // share it so both make codes the same way.
-func Regenerate(ctx context.Context, st store.Lifecycle, user string) ([]string, error) {
+func Regenerate(ctx context.Context, st store.Store, user string) ([]string, error) {
 	codes, err := otc.GenerateRecovery(otc.RecoveryCount)
 	if err != nil {
 		return nil, err

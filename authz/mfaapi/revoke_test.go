@@ -11,7 +11,6 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/service/servicetest"
-	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
 // Removing an enabled factor through the API ends the session the user
@@ -42,7 +41,7 @@ func TestDeactivateEndsSession(t *testing.T) {
 			svc := servicetest.New(t, "cache:\n  max_sessions: 100\nidentity:\n  header: x-user-id\n"+
 				"delivery:\n  email: file\n  sms: file\n  file:\n    path: "+outbox+"\n"+
 				"policy:\n  rules:\n    - path: /checkout\n      methods: [POST]\n")
-			e := &env{svc: svc, st: svc.Store.(store.Lifecycle)}
+			e := &env{svc: svc, st: svc.Store}
 			e.enabledTOTP(t, "alice")
 			e.recovery(t, "alice")
 			if tc.method == "email" {

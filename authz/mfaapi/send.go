@@ -24,7 +24,7 @@ import (
 // destination was registered and proven at activation.
 //
 // Every limit is checked and counted in one atomic store step
-// (store.Lifecycle.Reserve), all or none: parallel requests, on any
+// (store.Store.Reserve), all or none: parallel requests, on any
 // replica, can pass the cooldown only once and can never spend more than
 // a limit allows, and a request refused by one limit spends none of the
 // others (so a client retrying too fast does not use up its sends). The

@@ -20,18 +20,18 @@ import (
 type sendBackend struct {
 	name string
 	// api returns the endpoints over the backend's store, and the store.
-	api func(t *testing.T, e *env) (handle func(req) profile.Answer, st store.Lifecycle)
+	api func(t *testing.T, e *env) (handle func(req) profile.Answer, st store.Store)
 }
 
 func sendBackends() []sendBackend {
 	return []sendBackend{
-		{"dir", func(t *testing.T, e *env) (func(req) profile.Answer, store.Lifecycle) {
+		{"dir", func(t *testing.T, e *env) (func(req) profile.Answer, store.Store) {
 			return func(r req) profile.Answer {
 				got, _ := e.svc.API.Handle(context.Background(), r.build())
 				return got
 			}, e.st
 		}},
-		{"redis", func(t *testing.T, e *env) (func(req) profile.Answer, store.Lifecycle) {
+		{"redis", func(t *testing.T, e *env) (func(req) profile.Answer, store.Store) {
 			c := redisstore.DefaultConfig()
 			c.URL = redistest.Start(t).URL
 			rs, err := redisstore.Open(context.Background(), c, make([]byte, store.KeySize), nil)
@@ -49,7 +49,7 @@ func sendBackends() []sendBackend {
 }
 
 // enableEmail gives user an enabled e-mail factor in st.
-func enableEmail(t *testing.T, st store.Lifecycle, user, dest string) {
+func enableEmail(t *testing.T, st store.Store, user, dest string) {
 	t.Helper()
 	err := st.UpdateEnrollment(context.Background(), user, func(*store.Enrollment) (*store.Enrollment, error) {
 		return &store.Enrollment{Email: &store.OOB{Destination: dest, Enabled: true, CreatedAt: time.Now().UTC()}}, nil

@@ -50,7 +50,7 @@ const (
 // waServer is a running service with the webauthn section configured.
 type waServer struct {
 	svc    *service.Service
-	st     store.Lifecycle
+	st     store.Store
 	client authv3.AuthorizationClient
 	logs   *observer.ObservedLogs
 }
@@ -115,7 +115,7 @@ policy:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &waServer{svc: svc, st: svc.Store.(store.Lifecycle), client: authv3.NewAuthorizationClient(conn), logs: logs}
+	return &waServer{svc: svc, st: svc.Store, client: authv3.NewAuthorizationClient(conn), logs: logs}
 }
 
 // reply is what Envoy would send the client: the status, the body, and

@@ -2,7 +2,7 @@
 // e-mail or SMS and the recovery codes a user keeps for a lost factor.
 //
 // Codes come from crypto/rand with a uniform distribution; only their
-// hashes are stored (store.Lifecycle.SecretHash). A code is good once,
+// hashes are stored (store.Store.SecretHash). A code is good once,
 // until it expires, and only for a bounded number of wrong tries.
 package otc
 
@@ -140,7 +140,7 @@ func Check(p *store.PendingCode, hash []byte, now time.Time, maxAttempts int) (O
 
 // Use checks code for the user's pending code of method in st and records
 // the outcome, all under the user's lock.
-func Use(ctx context.Context, st store.Lifecycle, user, method, code string, now time.Time, maxAttempts int) (Outcome, error) {
+func Use(ctx context.Context, st store.Store, user, method, code string, now time.Time, maxAttempts int) (Outcome, error) {
 	hash := st.SecretHash(user, Purpose(method), code)
 	var out Outcome
 	err := st.UpdatePendingCode(ctx, user, method, func(cur *store.PendingCode) (*store.PendingCode, error) {
@@ -167,7 +167,7 @@ func Purpose(method string) string { return "code:" + method }
 const RecoveryPurpose = "recovery"
 
 // HashRecovery hashes recovery codes for storage.
-func HashRecovery(st store.Lifecycle, user string, codes []string) []store.RecoveryCode {
+func HashRecovery(st store.Store, user string, codes []string) []store.RecoveryCode {
 	out := make([]store.RecoveryCode, len(codes))
 	for i, c := range codes {
 		out[i] = store.RecoveryCode{Hash: st.SecretHash(user, RecoveryPurpose, c)}
@@ -180,7 +180,7 @@ func HashRecovery(st store.Lifecycle, user string, codes []string) []store.Recov
 // write) and next holds no unused ones, and returns the codes to show the
 // user once; nil otherwise. It is the one rule for the verify endpoint and
 // the enroll commands, so a user's first factor always comes with codes.
-func FirstRecovery(st store.Lifecycle, user string, next *store.Enrollment, first bool) ([]string, error) {
+func FirstRecovery(st store.Store, user string, next *store.Enrollment, first bool) ([]string, error) {
 	if !first || next.UnusedRecoveryCodes() > 0 {
 		return nil, nil
 	}
@@ -194,7 +194,7 @@ func FirstRecovery(st store.Lifecycle, user string, next *store.Enrollment, firs
 
 // UseRecovery marks the user's recovery code used if it is one of theirs
 // and unused; ok=false otherwise. It compares against every stored hash.
-func UseRecovery(ctx context.Context, st store.Lifecycle, user, code string) (bool, error) {
+func UseRecovery(ctx context.Context, st store.Store, user, code string) (bool, error) {
 	norm := NormalizeRecovery(code)
 	if norm == "" {
 		return false, nil

@@ -24,7 +24,7 @@ const formPurpose = "mfa-authz page form v1"
 // big-endian) and the HMAC-SHA256.
 const tokenLen = 8 + 32
 
-// Hasher is the store's keyed hash (store.Lifecycle.SecretHash).
+// Hasher is the store's keyed hash (store.Store.SecretHash).
 type Hasher interface {
 	SecretHash(user, purpose, secret string) []byte
 }

@@ -46,7 +46,7 @@ type Options struct {
 	// engine they belong to (identity, MFA header name). Both required.
 	API    *mfaapi.API
 	Engine *authz.Engine
-	// Hasher keys the form tokens: the store (store.Lifecycle). Required.
+	// Hasher keys the form tokens: the store (store.Store). Required.
 	Hasher Hasher
 	// Path is the page's path (page.path); the forms post below it.
 	Path string

@@ -150,7 +150,7 @@ func TestPageNoIdentity(t *testing.T) {
 // before anything is done; with it the same form starts an activation.
 func TestPageFormToken(t *testing.T) {
 	svc, h := newPage(t)
-	st := svc.Store.(store.Lifecycle)
+	st := svc.Store
 	old, err := page.New(page.Options{API: svc.API, Engine: svc.Engine, Hasher: st, Path: "/mfa",
 		Paths: pathsOf(svc), Now: func() time.Time { return time.Now().Add(-time.Hour) }})
 	if err != nil {

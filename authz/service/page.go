@@ -12,7 +12,7 @@ import (
 // newPage builds the enrollment page from the page section over the
 // self-service endpoints; nil when page.enabled is false (config
 // validation makes sure the endpoints are on when it is true).
-func (s *Service) newPage(c *config.Config, st store.Lifecycle) (*page.Page, error) {
+func (s *Service) newPage(c *config.Config, st store.Store) (*page.Page, error) {
 	if !c.Page.Enabled || s.API == nil {
 		return nil, nil
 	}

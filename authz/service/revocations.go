@@ -10,8 +10,8 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
-// RevocationInterval is how often WatchRevocations polls the embedded
-// store for sessions an administrator ended (`mfa-authz user disable|reset`).
+// RevocationInterval is how often WatchRevocations polls the store's
+// revocation log for sessions an administrator ended (`mfa-authz user disable|reset`).
 const RevocationInterval = time.Second
 
 // revocationOverlap is how far back each poll looks before the previous
@@ -29,12 +29,12 @@ const (
 
 // WatchRevocations ends, every RevocationInterval until ctx ends, the
 // in-memory sessions of users whose sessions another process (the CLI)
-// revoked in the embedded store (store.Dir.RevokeSessions), and prunes
+// revoked in a store.RevocationLog (the embedded store), and prunes
 // revocations older than the longest session. It returns at once for
-// another store: with Redis the CLI ends the shared session itself.
-// Checks do no I/O for it: they only find the session gone.
+// another store: with shared sessions (Redis) the CLI ends the session
+// itself. Checks do no I/O for it: they only find the session gone.
 func (s *Service) WatchRevocations(ctx context.Context) {
-	d, ok := s.Store.(*store.Dir)
+	rl, ok := s.Store.(store.RevocationLog)
 	if !ok {
 		return
 	}
@@ -51,7 +51,7 @@ func (s *Service) WatchRevocations(ctx context.Context) {
 		}
 		now := time.Now()
 		since := last.Add(-revocationOverlap)
-		revs, err := d.Revocations(since)
+		revs, err := rl.Revocations(since)
 		if ctx.Err() != nil {
 			return
 		}
@@ -78,7 +78,7 @@ func (s *Service) WatchRevocations(ctx context.Context) {
 		last = now
 		if now.Sub(pruned) >= revocationPruneEvery {
 			pruned = now
-			if err := d.PruneRevocations(ctx, now.Add(-s.longestSession()-revocationMargin)); err != nil && ctx.Err() == nil {
+			if err := rl.PruneRevocations(ctx, now.Add(-s.longestSession()-revocationMargin)); err != nil && ctx.Err() == nil {
 				s.Log.Warn("pruning session revocations", zap.Error(err))
 			}
 		}

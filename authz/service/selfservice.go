@@ -18,7 +18,7 @@ import (
 // newAPI builds the self-service endpoints from the api, codes, limits and
 // delivery sections and installs them in the engine; nil when api.enabled
 // is false.
-func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Lifecycle, m *telemetry.Metrics, wa *webauthn.Factor) (*mfaapi.API, error) {
+func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Store, m *telemetry.Metrics, wa *webauthn.Factor) (*mfaapi.API, error) {
 	if !c.API.Enabled {
 		return nil, nil
 	}
@@ -36,7 +36,7 @@ func newAPI(c *config.Config, log *zap.Logger, eng *authz.Engine, st store.Lifec
 	}
 	api, err := mfaapi.New(mfaapi.Options{
 		Engine:  eng,
-		Store:   enrollmentWatch{Lifecycle: st, eng: eng},
+		Store:   enrollmentWatch{Store: st, eng: eng},
 		Senders: senders,
 		Paths: mfaapi.Paths{
 			Types: c.API.TypesPath, Activate: c.API.ActivatePath, Verify: c.API.VerifyPath,
@@ -84,26 +84,26 @@ func (s *Service) apiHandler(next http.Handler) http.Handler {
 // memory of who is enrolled (authz.Engine.ForgetEnrollment), so that the
 // user's next code-less request is answered from the new enrollment.
 type enrollmentWatch struct {
-	store.Lifecycle
+	store.Store
 	eng *authz.Engine
 }
 
-// UpdateEnrollment implements store.Lifecycle.
+// UpdateEnrollment implements store.Store.
 func (w enrollmentWatch) UpdateEnrollment(ctx context.Context, user string, fn func(*store.Enrollment) (*store.Enrollment, error)) error {
 	defer w.eng.ForgetEnrollment(user)
-	return w.Lifecycle.UpdateEnrollment(ctx, user, fn)
+	return w.Store.UpdateEnrollment(ctx, user, fn)
 }
 
 // PutEnrollment implements store.Store.
 func (w enrollmentWatch) PutEnrollment(ctx context.Context, user string, e *store.Enrollment, replace bool) error {
 	defer w.eng.ForgetEnrollment(user)
-	return w.Lifecycle.PutEnrollment(ctx, user, e, replace)
+	return w.Store.PutEnrollment(ctx, user, e, replace)
 }
 
 // DeleteEnrollment implements store.Store.
 func (w enrollmentWatch) DeleteEnrollment(ctx context.Context, user string) error {
 	defer w.eng.ForgetEnrollment(user)
-	return w.Lifecycle.DeleteEnrollment(ctx, user)
+	return w.Store.DeleteEnrollment(ctx, user)
 }
 
 // newWebAuthn builds the WebAuthn factor from the webauthn section; nil

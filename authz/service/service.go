@@ -27,31 +27,6 @@ func NewLogger(c config.Log) (*zap.Logger, error) {
 	return l, err
 }
 
-// OpenStore opens the configured store: Redis when storage.redis is set
-// (see openRedis), else the embedded store, creating its key on first use.
-func OpenStore(c config.Storage, log *zap.Logger) (store.Lifecycle, error) {
-	if !c.AllowReadableKeyFile {
-		if err := store.CheckKeyFileMode(c.KeyFile); err != nil {
-			return nil, err
-		}
-	}
-	if c.Redis.Enabled() {
-		return openRedis(c, log)
-	}
-	key, created, err := store.LoadOrCreateKey(c.KeyFile)
-	if err != nil {
-		return nil, err
-	}
-	if created {
-		log.Warn("created a new store key; back it up and keep it apart from the data",
-			zap.String("key_file", c.KeyFile))
-	}
-	for _, w := range store.KeyFileWarnings(c.KeyFile, c.Path) {
-		log.Warn(w, zap.String("key_file", c.KeyFile))
-	}
-	return store.OpenDir(c.Path, key)
-}
-
 // logWarning logs a risky setting of the config (config.Warning) at WARN,
 // naming its key.
 func logWarning(log *zap.Logger, w config.Warning) {

@@ -6,24 +6,18 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/telemetry"
 )
-
-// Pinger is a store that can tell whether it still works: the Redis store
-// whether its server answers, the embedded store whether its directory can
-// still be written and synced.
-type Pinger interface {
-	Ping(ctx context.Context) error
-}
 
 // StoreHealthInterval is how often WatchStoreHealth pings the store, and
 // the timeout of each ping.
 const StoreHealthInterval = time.Second
 
 // StoreHealthy reports whether the service's store answers now; a store
-// that is not a Pinger always does.
+// that is not a store.Pinger always does.
 func (s *Service) StoreHealthy(ctx context.Context) error {
-	p, ok := s.Store.(Pinger)
+	p, ok := s.Store.(store.Pinger)
 	if !ok {
 		return nil
 	}
@@ -37,9 +31,9 @@ func (s *Service) StoreHealthy(ctx context.Context) error {
 // SetStoreOK: while the store does not answer the service is not ready
 // (gRPC health NOT_SERVING, /readyz 503) and checks on protected routes are
 // denied as unavailable by the engine; the first successful ping makes it
-// ready again. It returns at once for a store that is not a Pinger.
+// ready again. It returns at once for a store that is not a store.Pinger.
 func (s *Service) WatchStoreHealth(ctx context.Context) {
-	if _, ok := s.Store.(Pinger); !ok {
+	if _, ok := s.Store.(store.Pinger); !ok {
 		return
 	}
 	t := time.NewTicker(StoreHealthInterval)

@@ -326,8 +326,8 @@ func stripeIndex(name string) int {
 	return int(b) % lockStripes
 }
 
-// Ping reports whether the store can still write: it writes a probe file
-// in the store's directory, syncs it to disk and removes it. A disk that
+// Ping implements Pinger: the store can still write if a probe file in
+// its directory can be written, synced to disk and removed. A disk that
 // is full, a file system remounted read-only or a directory gone makes it
 // fail, and the server then reports itself not ready and denies protected
 // requests as unavailable instead of failing each one on its own

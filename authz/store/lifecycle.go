@@ -107,47 +107,13 @@ type Limit struct {
 // writing anything; the update call then returns nil.
 var ErrNoChange = errors.New("store: no change")
 
-// Lifecycle is what the MFA lifecycle (activation through the API,
-// out-of-band codes, recovery codes, send limits) needs from a store on top
-// of Store. Every update runs under the user's (or counter's) exclusive
-// lock, in this process and others.
-type Lifecycle interface {
-	Store
-	// UpdateEnrollment reads the user's enrollment (nil when none), calls
-	// fn and writes what fn returns: nil deletes the enrollment (and its
-	// replay guard and pending codes). fn returning ErrNoChange writes
-	// nothing; any other error is returned as is.
-	UpdateEnrollment(ctx context.Context, user string, fn func(cur *Enrollment) (*Enrollment, error)) error
-	// UpdatePendingCode does the same for the user's pending code of method
-	// (nil when none); nil removes it.
-	UpdatePendingCode(ctx context.Context, user, method string, fn func(cur *PendingCode) (*PendingCode, error)) error
-	// Hit counts one event against the fixed-window counter key if fewer
-	// than limit were counted in the window that includes now; ok=false
-	// (nothing counted) means the limit is reached until resetAt.
-	Hit(ctx context.Context, key string, window time.Duration, limit int, now time.Time) (ok bool, resetAt time.Time, err error)
-	// Reserve counts one event against every limit at once, all or none:
-	// if any limit's counter has reached its Max in the window that
-	// includes now, nothing is counted, and refused is the index of the
-	// first such limit, with the end of its window; refused is -1 when
-	// every counter was counted. Check and count are one atomic step
-	// across processes and replicas, so concurrent callers can neither
-	// pass a limit together nor spend one limit's count while another
-	// refuses them. Hit is Reserve of one limit, on the same counters.
-	Reserve(ctx context.Context, limits []Limit, now time.Time) (refused int, resetAt time.Time, err error)
-	// SecretHash returns HMAC-SHA256, under a key derived from the store's
-	// key, of a user's secret (a one-time or recovery code) for purpose.
-	SecretHash(user, purpose, secret string) []byte
-}
-
-var _ Lifecycle = (*Dir)(nil)
-
 const (
 	codesAADPrefix   = "mfa-authz/codes/v1\x00"
 	counterAADPrefix = "mfa-authz/counter/v1\x00"
 	counterNameSalt  = "mfa-authz counter\x00"
 )
 
-// SecretHash implements Lifecycle.
+// SecretHash implements Store.
 func (d *Dir) SecretHash(user, purpose, secret string) []byte {
 	m := hmac.New(sha256.New, d.keys.secret)
 	for _, s := range []string{user, purpose, secret} {
@@ -157,7 +123,7 @@ func (d *Dir) SecretHash(user, purpose, secret string) []byte {
 	return m.Sum(nil)
 }
 
-// UpdateEnrollment implements Lifecycle.
+// UpdateEnrollment implements Store.
 func (d *Dir) UpdateEnrollment(ctx context.Context, user string, fn func(cur *Enrollment) (*Enrollment, error)) error {
 	name, unlock, err := d.lockUser(ctx, user, "update enrollment")
 	if err != nil {
@@ -214,7 +180,7 @@ func (d *Dir) UpdateEnrollment(ctx context.Context, user string, fn func(cur *En
 	return nil
 }
 
-// UpdatePendingCode implements Lifecycle. The user's pending codes live in
+// UpdatePendingCode implements Store. The user's pending codes live in
 // one encrypted file, bound to the user like the enrollment.
 func (d *Dir) UpdatePendingCode(ctx context.Context, user, method string, fn func(cur *PendingCode) (*PendingCode, error)) error {
 	name, unlock, err := d.lockUser(ctx, user, "update pending code")
@@ -276,7 +242,7 @@ func (d *Dir) UpdatePendingCode(ctx context.Context, user, method string, fn fun
 	return nil
 }
 
-// Hit implements Lifecycle.
+// Hit implements Store.
 func (d *Dir) Hit(ctx context.Context, key string, window time.Duration, limit int, now time.Time) (bool, time.Time, error) {
 	refused, reset, err := d.Reserve(ctx, []Limit{{Key: key, Window: window, Max: limit}}, now)
 	if err != nil {
@@ -290,7 +256,7 @@ func (d *Dir) Hit(ctx context.Context, key string, window time.Duration, limit i
 // and others). Sends are few; one lock costs nothing there.
 const sendLockName = "send-limits"
 
-// Reserve implements Lifecycle. Counters are files named by an HMAC of the
+// Reserve implements Store. Counters are files named by an HMAC of the
 // key, encrypted and bound to that name; all of them are read and written
 // under one lock.
 func (d *Dir) Reserve(ctx context.Context, limits []Limit, now time.Time) (int, time.Time, error) {

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mfa-authz/mfa-authz/authz/store"
+	"github.com/mfa-authz/mfa-authz/authz/store/storetest"
 )
 
 // The Dir's lifecycle files on disk: bound to their user or counter key,
@@ -16,9 +18,11 @@ import (
 // Their names are the exported record names (store.Keys), as the Redis
 // store uses them.
 
+var ctx = context.Background()
+
 func openDir(t *testing.T, dir string) *store.Dir {
 	t.Helper()
-	d, err := store.OpenDir(dir, key(1))
+	d, err := store.OpenDir(dir, storetest.Key(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +32,7 @@ func openDir(t *testing.T, dir string) *store.Dir {
 
 func names(t *testing.T) *store.Keys {
 	t.Helper()
-	k, err := store.DeriveKeys(key(1))
+	k, err := store.DeriveKeys(storetest.Key(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,9 +42,9 @@ func names(t *testing.T) *store.Keys {
 func TestDirPendingCodesAreBoundToTheUser(t *testing.T) {
 	dir := t.TempDir()
 	d := openDir(t, dir)
-	now := msNow()
-	setCode(t, d, "alice", store.MethodEmail, pendingCode(d, "alice", store.MethodEmail, now))
-	setCode(t, d, "bob", store.MethodEmail, pendingCode(d, "bob", store.MethodEmail, now))
+	now := storetest.Now()
+	storetest.SetCode(t, d, "alice", store.MethodEmail, storetest.PendingCode(d, "alice", store.MethodEmail, now))
+	storetest.SetCode(t, d, "bob", store.MethodEmail, storetest.PendingCode(d, "bob", store.MethodEmail, now))
 	k := names(t)
 	bob, err := os.ReadFile(filepath.Join(dir, "codes", k.Name("bob")))
 	if err != nil {
@@ -62,7 +66,7 @@ func TestDirPendingCodesAreBoundToTheUser(t *testing.T) {
 func TestDirDamagedCounterIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	d := openDir(t, dir)
-	now := msNow()
+	now := storetest.Now()
 	if ok, _, err := d.Hit(ctx, "tenant\x00sms", time.Hour, 1, now); !ok || err != nil {
 		t.Fatalf("Hit = %v, %v", ok, err)
 	}
@@ -83,7 +87,7 @@ func TestDirDamagedCounterIsRefused(t *testing.T) {
 func TestDirDamagedEnrollmentIsNotUpdated(t *testing.T) {
 	dir := t.TempDir()
 	d := openDir(t, dir)
-	put(t, d, "alice", &store.Enrollment{TOTP: totpFactor(secret1)})
+	storetest.Put(t, d, "alice", &store.Enrollment{TOTP: storetest.TOTP(storetest.Secret1)})
 	p := filepath.Join(dir, "enrollments", names(t).Name("alice"))
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -96,7 +100,7 @@ func TestDirDamagedEnrollmentIsNotUpdated(t *testing.T) {
 	called := false
 	err = d.UpdateEnrollment(ctx, "alice", func(*store.Enrollment) (*store.Enrollment, error) {
 		called = true
-		return &store.Enrollment{TOTP: totpFactor(secret2)}, nil
+		return &store.Enrollment{TOTP: storetest.TOTP(storetest.Secret2)}, nil
 	})
 	if !errors.Is(err, store.ErrCorrupt) || called {
 		t.Fatalf("UpdateEnrollment of a damaged record = %v (fn called: %v), want ErrCorrupt", err, called)
@@ -107,13 +111,13 @@ func TestDirRemovesEmptyCodeFiles(t *testing.T) {
 	dir := t.TempDir()
 	d := openDir(t, dir)
 	p := filepath.Join(dir, "codes", names(t).Name("alice"))
-	setCode(t, d, "alice", store.MethodEmail, pendingCode(d, "alice", store.MethodEmail, msNow()))
-	setCode(t, d, "alice", store.MethodSMS, pendingCode(d, "alice", store.MethodSMS, msNow()))
-	setCode(t, d, "alice", store.MethodEmail, nil)
+	storetest.SetCode(t, d, "alice", store.MethodEmail, storetest.PendingCode(d, "alice", store.MethodEmail, storetest.Now()))
+	storetest.SetCode(t, d, "alice", store.MethodSMS, storetest.PendingCode(d, "alice", store.MethodSMS, storetest.Now()))
+	storetest.SetCode(t, d, "alice", store.MethodEmail, nil)
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("codes file gone with a code left: %v", err)
 	}
-	setCode(t, d, "alice", store.MethodSMS, nil)
+	storetest.SetCode(t, d, "alice", store.MethodSMS, nil)
 	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("codes file left without codes: %v", err)
 	}

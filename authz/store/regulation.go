@@ -21,8 +21,6 @@ const regulationDir = "regulation"
 // regulationPurpose binds a state to its purpose and record name.
 const regulationPurpose = "regulation"
 
-var _ regulation.Journal = (*Dir)(nil)
-
 type regulationRecord struct {
 	User  string           `json:"user"`
 	State regulation.State `json:"state"`

@@ -34,10 +34,11 @@ type revocationRecord struct {
 	At   time.Time `json:"at"`
 }
 
-// RevokeSessions records that the user's sessions must end: a file in
-// revoked/ named by the user's record name, sealed with the store key and
-// bound to that name, holding the user id and the time. Servers on this
-// directory poll for it (Revocations) and drop the user's session.
+// RevokeSessions implements RevocationLog: it records that the user's
+// sessions must end in a file in revoked/ named by the user's record name,
+// sealed with the store key and bound to that name, holding the user id
+// and the time. Servers on this directory poll for it (Revocations) and
+// drop the user's session.
 func (d *Dir) RevokeSessions(ctx context.Context, user string) error {
 	name, unlock, err := d.lockUser(ctx, user, "revoke sessions")
 	if err != nil {

@@ -62,10 +62,10 @@ func DeriveKeys(master []byte) (*Keys, error) {
 // the Dir's file name. It reveals nothing about the user id.
 func (k *Keys) Name(user string) string { return k.k.fileName(user) }
 
-// CounterName returns the record name of a send counter key (Lifecycle.Hit).
+// CounterName returns the record name of a send counter key (Store.Hit).
 func (k *Keys) CounterName(key string) string { return k.k.fileName(counterNameSalt + key) }
 
-// SecretHash is Lifecycle.SecretHash under these keys.
+// SecretHash is Store.SecretHash under these keys.
 func (k *Keys) SecretHash(user, purpose, secret string) []byte {
 	m := hmac.New(sha256.New, k.k.secret)
 	for _, s := range []string{user, purpose, secret} {
@@ -188,10 +188,10 @@ type Exported struct {
 	Err error
 }
 
-// Export calls fn for every enrollment in the store, in name order. Users
-// lists user ids to look for in records that do not embed one (records
-// written before this version); other ids in users are ignored. fn's error
-// stops the walk and is returned.
+// Export implements Exporter: it calls fn for every enrollment in the
+// store, in name order. Users lists user ids to look for in records that
+// do not embed one (records written before this version); other ids in
+// users are ignored. fn's error stops the walk and is returned.
 func (d *Dir) Export(ctx context.Context, users []string, fn func(Exported) error) error {
 	if d.closed.Load() {
 		return errClosed

@@ -1,8 +1,12 @@
-// Package store keeps per-user MFA enrollments and the TOTP replay guard.
+// Package store keeps per-user MFA enrollments, pending one-time codes,
+// send counters and the TOTP replay guard.
 //
-// The Store interface is what every replica of mfa-authz must agree on.
-// Dir is the embedded implementation: an encrypted directory on local disk
-// that the server and the CLI may use at the same time.
+// The Store interface is what every backend implements; the capability
+// interfaces (capability.go) are what only some do. Dir is the embedded
+// backend: an encrypted directory on local disk that the server and the
+// CLI may use at the same time. Package redisstore is the backend shared
+// by replicas. Package storetest is the conformance suite every backend
+// passes.
 package store
 
 import (
@@ -164,11 +168,17 @@ func (e *Enrollment) validate() error {
 	return nil
 }
 
-// Store is the storage every replica must agree on. Implementations: the
-// embedded Dir store; later Redis.
+// Store is what every backend implements: the embedded Dir store and the
+// Redis store (package redisstore). The engine verifies through it and the
+// self-service endpoints and the CLI enroll through it. What only some
+// backends do is a capability interface of its own (capability.go),
+// found with a type assertion on the store.
 //
 // The user id may be any non-empty string; implementations must not use it
-// as a path or key without encoding it.
+// as a path or key without encoding it. Every update runs under the user's
+// (or counter's) exclusive lock, or as an atomic swap, in this process and
+// across processes and replicas; the conformance suite in package
+// storetest holds every implementation to the same behaviour.
 type Store interface {
 	// Enrollment returns the user's enrollment, or ErrNotFound when none.
 	Enrollment(ctx context.Context, user string) (*Enrollment, error)
@@ -181,6 +191,37 @@ type Store interface {
 	// UseTOTPStep records step as used if it is greater than the last used
 	// step; ok=false means replay (step <= last used).
 	UseTOTPStep(ctx context.Context, user string, step uint64) (ok bool, err error)
+
+	// UpdateEnrollment reads the user's enrollment (nil when none), calls
+	// fn and writes what fn returns: nil deletes the enrollment (and its
+	// replay guard and pending codes). fn returning ErrNoChange writes
+	// nothing; any other error is returned as is. fn may run more than
+	// once (a store that swaps optimistically retries on a newer record)
+	// and must not carry results over between calls.
+	UpdateEnrollment(ctx context.Context, user string, fn func(cur *Enrollment) (*Enrollment, error)) error
+	// UpdatePendingCode does the same for the user's pending code of method
+	// (nil when none); nil removes it.
+	UpdatePendingCode(ctx context.Context, user, method string, fn func(cur *PendingCode) (*PendingCode, error)) error
+	// SecretHash returns HMAC-SHA256, under a key derived from the store's
+	// key, of a user's secret (a one-time or recovery code) for purpose.
+	SecretHash(user, purpose, secret string) []byte
+
+	// Hit counts one event against the fixed-window counter key if fewer
+	// than limit were counted in the window that includes now; ok=false
+	// (nothing counted) means the limit is reached until resetAt.
+	Hit(ctx context.Context, key string, window time.Duration, limit int, now time.Time) (ok bool, resetAt time.Time, err error)
+	// Reserve counts one event against every limit at once, all or none:
+	// if any limit's counter has reached its Max in the window that
+	// includes now, nothing is counted, and refused is the index of the
+	// first such limit, with the end of its window; refused is -1 when
+	// every counter was counted. Check and count are one atomic step
+	// across processes and replicas, so concurrent callers can neither
+	// pass a limit together nor spend one limit's count while another
+	// refuses them. Hit is Reserve of one limit, on the same counters.
+	Reserve(ctx context.Context, limits []Limit, now time.Time) (refused int, resetAt time.Time, err error)
+
 	// Close releases the store's resources.
 	Close() error
 }
+
+var _ Store = (*Dir)(nil)

@@ -77,7 +77,7 @@ func enrollCmd(args []string, stdout, stderr io.Writer) error {
 // enrollTOTP creates the user's TOTP factor, keeping any other factor they
 // have. When it is the user's first enabled factor, the user also gets
 // recovery codes, printed once after the factor.
-func enrollTOTP(ctx context.Context, st store.Lifecycle, tc totp.Config, user string, force bool, output, qrPath string, stdout io.Writer) error {
+func enrollTOTP(ctx context.Context, st store.Store, tc totp.Config, user string, force bool, output, qrPath string, stdout io.Writer) error {
 	enr, err := st.Enrollment(ctx, user)
 	repair := false
 	switch {

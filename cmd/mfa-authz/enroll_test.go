@@ -39,7 +39,7 @@ type enrollJSONOut struct {
 
 // enrollJSONOnce runs enrollTOTP with --output json and decodes its output
 // strictly; raw is the line printed.
-func enrollJSONOnce(t *testing.T, st store.Lifecycle, user string, force bool) (out enrollJSONOut, raw string) {
+func enrollJSONOnce(t *testing.T, st store.Store, user string, force bool) (out enrollJSONOut, raw string) {
 	t.Helper()
 	var b bytes.Buffer
 	if err := enrollTOTP(context.Background(), st, testTOTPConfig, user, force, "json", "", &b); err != nil {
@@ -54,7 +54,7 @@ func enrollJSONOnce(t *testing.T, st store.Lifecycle, user string, force bool) (
 }
 
 // checkCodesWork asserts that each code is one of the user's, once.
-func checkCodesWork(t *testing.T, st store.Lifecycle, user string, codes []string) {
+func checkCodesWork(t *testing.T, st store.Store, user string, codes []string) {
 	t.Helper()
 	if len(codes) != otc.RecoveryCount {
 		t.Fatalf("got %d recovery codes, want %d", len(codes), otc.RecoveryCount)

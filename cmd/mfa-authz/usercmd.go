@@ -16,7 +16,6 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/otc"
 	"github.com/mfa-authz/mfa-authz/authz/service"
 	"github.com/mfa-authz/mfa-authz/authz/store"
-	"github.com/mfa-authz/mfa-authz/authz/store/redisstore"
 )
 
 const userSynopsis = "user show|disable|reset|recovery-codes --user ID --config FILE [--method M] [--output text|json]"
@@ -57,7 +56,7 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 	case *method != "" && disableable(*method) == nil:
 		return usageErr("user %s: --method must be %s, got %q", action, orList(disableableNames()), *method)
 	}
-	st, err := openLifecycleStore(*cfgPath)
+	st, err := openStore(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -114,33 +113,32 @@ func userCmd(args []string, stdout, stderr io.Writer) error {
 var errNoEnrollment = errors.New("no MFA enrollment")
 
 // endSessions ends the user's verified session after disable or reset and
-// says how far that reaches. With Redis every replica reads the session
-// there on each protected request, so deleting it ends it everywhere at
-// once (the store already does when a factor goes; this covers the rest).
-// A running server on the embedded store keeps its sessions in its own
-// memory, out of this process's reach: a revocation written to the store
-// tells it to drop the user's session (it polls every second).
-func endSessions(ctx context.Context, st store.Lifecycle, user string, stdout io.Writer) error {
-	rs, ok := st.(*redisstore.Store)
-	if !ok {
-		d, ok := st.(*store.Dir)
-		if !ok {
-			return nil
+// says how far that reaches. A store whose sessions every replica reads on
+// each protected request (store.SharedSessions: Redis) has the session
+// deleted, which ends it everywhere at once (the store already does when a
+// factor goes; this covers the rest). A running server on a store with a
+// revocation log (store.RevocationLog: the embedded store) keeps its
+// sessions in its own memory, out of this process's reach: a revocation
+// written to the store tells it to drop the user's session (it polls
+// every second).
+func endSessions(ctx context.Context, st store.Store, user string, stdout io.Writer) error {
+	switch st := st.(type) {
+	case store.SharedSessions:
+		if err := st.Sessions().DeleteSession(ctx, user); err != nil {
+			return fmt.Errorf("the factors are removed, but the session of user %q could not be ended: %w", user, err)
 		}
-		if err := d.RevokeSessions(ctx, user); err != nil {
+		fmt.Fprintf(stdout, "Ended the session of user %q on every replica.\n", user)
+	case store.RevocationLog:
+		if err := st.RevokeSessions(ctx, user); err != nil {
 			return fmt.Errorf("the factors are removed, but the session of user %q could not be ended: %w", user, err)
 		}
 		fmt.Fprintf(stdout, "Ended the session of user %q (a running server drops it within a second).\n", user)
-		return nil
 	}
-	if err := rs.Sessions().DeleteSession(ctx, user); err != nil {
-		return fmt.Errorf("the factors are removed, but the session of user %q could not be ended: %w", user, err)
-	}
-	fmt.Fprintf(stdout, "Ended the session of user %q on every replica.\n", user)
 	return nil
 }
 
-func openLifecycleStore(cfgPath string) (store.Lifecycle, error) {
+// openStore opens the store the config at cfgPath names, as the server does.
+func openStore(cfgPath string) (store.Store, error) {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return nil, err
@@ -233,7 +231,7 @@ func enrollDestined(args []string, stdout, stderr io.Writer, f factor.Destined) 
 	case !f.ValidDestination(*dest):
 		return usageErr("enroll %s: --destination must be %s, got %q", method, f.DestinationHint(), *dest)
 	}
-	st, err := openLifecycleStore(*cfgPath)
+	st, err := openStore(*cfgPath)
 	if err != nil {
 		return err
 	}

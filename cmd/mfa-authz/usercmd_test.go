@@ -14,7 +14,6 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/service"
 	"github.com/mfa-authz/mfa-authz/authz/store"
-	"github.com/mfa-authz/mfa-authz/authz/store/redisstore"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
 	"github.com/mfa-authz/mfa-authz/cache"
 	"github.com/mfa-authz/mfa-authz/test/redistest"
@@ -33,7 +32,7 @@ func writeConfig(t *testing.T, storage string) string {
 // enrollVia opens the store cfg names and gives user an enabled TOTP factor.
 func enrollVia(t *testing.T, cfgPath, user string) {
 	t.Helper()
-	st, err := openLifecycleStore(cfgPath)
+	st, err := openStore(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +62,11 @@ func TestUserDisableNoticeEmbedded(t *testing.T) {
 		if len(lines) != 2 || !strings.HasPrefix(lines[0], "Disabled ") || lines[1] != want {
 			t.Fatalf("user %s printed\n%s", args[0], out.String())
 		}
-		st, err := openLifecycleStore(cfg)
+		st, err := openStore(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		revs, err := st.(*store.Dir).Revocations(time.Time{})
+		revs, err := st.(store.RevocationLog).Revocations(time.Time{})
 		st.Close()
 		if err != nil || len(revs) != 1 || revs[0].User != "alice" {
 			t.Fatalf("user %s: revocations %+v, %v; want one of alice", args[0], revs, err)
@@ -97,7 +96,11 @@ func TestUserResetEndsSessionRedis(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		shared := st.(*redisstore.Store).Sessions()
+		ss, ok := st.(store.SharedSessions)
+		if !ok {
+			t.Fatalf("the Redis store %T does not share sessions", st)
+		}
+		shared := ss.Sessions()
 		ctx := context.Background()
 		if err := shared.PutSession(ctx, user, cache.Session{VerifiedAt: time.Now(), Method: "totp"}, time.Minute); err != nil {
 			t.Fatal(err)

@@ -79,7 +79,7 @@ func (s *sender) sent(t *testing.T) []delivery.Message {
 // enableEmail gives user an enabled e-mail factor.
 func (s *sender) enableEmail(t *testing.T, user, dest string) {
 	t.Helper()
-	st := s.Svc.Store.(store.Lifecycle)
+	st := s.Svc.Store
 	err := st.UpdateEnrollment(context.Background(), user, func(*store.Enrollment) (*store.Enrollment, error) {
 		return &store.Enrollment{Email: &store.OOB{Destination: dest, Enabled: true, CreatedAt: time.Now().UTC()}}, nil
 	})

@@ -36,7 +36,7 @@ policy:
 // and ten recovery codes, stepped up, activating e-mail (code 123456 sent).
 func TestVerifyJudgesOnlyItsFactor(t *testing.T) {
 	s := harness.Start(t, harness.Options{Config: fmt.Sprintf(verifyConfig, filepath.Join(t.TempDir(), "outbox.jsonl"))})
-	st := s.Svc.Store.(store.Lifecycle)
+	st := s.Svc.Store
 	recovery := []string{"ABCD-EFGH", "JKLM-NPQR"}
 	rows := []struct {
 		name string
@@ -118,7 +118,7 @@ func TestVerifyJudgesOnlyItsFactor(t *testing.T) {
 func TestBareCodeCountsOnce(t *testing.T) {
 	cfg := fmt.Sprintf(verifyConfig, filepath.Join(t.TempDir(), "outbox.jsonl")) + "regulation:\n  max_failures: 2\n  window: 5m\n  ban: 15m\n"
 	s := harness.Start(t, harness.Options{Config: cfg})
-	st := s.Svc.Store.(store.Lifecycle)
+	st := s.Svc.Store
 	u := s.Enroll(t, "guesser")
 	ctx := context.Background()
 	if err := st.UpdateEnrollment(ctx, u.Name, func(cur *store.Enrollment) (*store.Enrollment, error) {

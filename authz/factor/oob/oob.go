@@ -51,11 +51,7 @@ func (f Factor) Enabled(enr *store.Enrollment) bool { return enr.Has(f.name) }
 // Verify consumes the user's pending code for this factor, counting a wrong
 // try against the code's attempts.
 func (f Factor) Verify(ctx context.Context, env *factor.Env, user string, _ *store.Enrollment, code string, now time.Time) (bool, string, error) {
-	lc, ok := env.Store.(store.Lifecycle)
-	if !ok {
-		return false, factor.DetailUnsupportedStore, fmt.Errorf("the store cannot keep %s codes", f.name)
-	}
-	out, err := otc.Use(ctx, lc, user, f.name, code, now, env.CodeMaxAttempts)
+	out, err := otc.Use(ctx, env.Store, user, f.name, code, now, env.CodeMaxAttempts)
 	if err != nil {
 		return false, factor.DetailStoreError, fmt.Errorf("checking %s code: %w", f.name, err)
 	}

@@ -40,11 +40,7 @@ func (Factor) Enabled(enr *store.Enrollment) bool { return enr.Has(store.MethodR
 
 // Verify uses up code if it is one of the user's unused recovery codes.
 func (Factor) Verify(ctx context.Context, env *factor.Env, user string, _ *store.Enrollment, code string, _ time.Time) (bool, string, error) {
-	lc, ok := env.Store.(store.Lifecycle)
-	if !ok {
-		return false, factor.DetailUnsupportedStore, fmt.Errorf("the store cannot keep recovery codes")
-	}
-	used, err := otc.UseRecovery(ctx, lc, user, code)
+	used, err := otc.UseRecovery(ctx, env.Store, user, code)
 	if err != nil {
 		return false, factor.DetailStoreError, fmt.Errorf("using recovery code: %w", err)
 	}

@@ -72,7 +72,7 @@ func (a account) WebAuthnCredentials() []lib.Credential {
 // handle returns the user handle of user's registrations: the
 // enrollment's, or for a first registration one derived from the store key
 // (stable until the registration completes, then kept in the enrollment).
-func handle(lc store.Lifecycle, user string, enr *store.Enrollment) []byte {
+func handle(lc store.Store, user string, enr *store.Enrollment) []byte {
 	if enr != nil && enr.WebAuthn != nil && len(enr.WebAuthn.UserHandle) > 0 {
 		return enr.WebAuthn.UserHandle
 	}
@@ -80,7 +80,7 @@ func handle(lc store.Lifecycle, user string, enr *store.Enrollment) []byte {
 }
 
 // keepChallenge stores challenge as the user's outstanding one of key.
-func (f *Factor) keepChallenge(ctx context.Context, lc store.Lifecycle, user, key, challenge string, now time.Time) error {
+func (f *Factor) keepChallenge(ctx context.Context, lc store.Store, user, key, challenge string, now time.Time) error {
 	return lc.UpdatePendingCode(ctx, user, key, func(*store.PendingCode) (*store.PendingCode, error) {
 		return &store.PendingCode{Hash: lc.SecretHash(user, challengePurpose(key), challenge),
 			SentAt: now.UTC(), ExpiresAt: now.Add(f.cfg.ChallengeTTL).UTC()}, nil
@@ -90,7 +90,7 @@ func (f *Factor) keepChallenge(ctx context.Context, lc store.Lifecycle, user, ke
 // useChallenge uses up the user's outstanding challenge of key and
 // reports "" when it was challenge: DetailExpired when there is none (never
 // issued, used already, or expired), DetailChallenge when it is another.
-func useChallenge(ctx context.Context, lc store.Lifecycle, user, key, challenge string, now time.Time) (string, error) {
+func useChallenge(ctx context.Context, lc store.Store, user, key, challenge string, now time.Time) (string, error) {
 	detail := ""
 	err := lc.UpdatePendingCode(ctx, user, key, func(cur *store.PendingCode) (*store.PendingCode, error) {
 		switch {
@@ -115,7 +115,7 @@ func useChallenge(ctx context.Context, lc store.Lifecycle, user, key, challenge 
 // BeginRegistration issues a registration challenge for user and returns
 // the creation options for navigator.credentials.create ({"publicKey":
 // {...}}), which exclude the user's registered credentials.
-func (f *Factor) BeginRegistration(ctx context.Context, lc store.Lifecycle, user string, enr *store.Enrollment, now time.Time) (json.RawMessage, error) {
+func (f *Factor) BeginRegistration(ctx context.Context, lc store.Store, user string, enr *store.Enrollment, now time.Time) (json.RawMessage, error) {
 	acct := account{user: user, handle: handle(lc, user, enr), w: enr.WebAuthn}
 	var exclude []protocol.CredentialDescriptor
 	for _, c := range acct.WebAuthnCredentials() {
@@ -136,7 +136,7 @@ func (f *Factor) BeginRegistration(ctx context.Context, lc store.Lifecycle, user
 // registration challenge, which it uses up, and returns the new
 // credential and the user handle it was made for. ok=false with a detail
 // is a refused registration; err a failure to decide.
-func (f *Factor) FinishRegistration(ctx context.Context, lc store.Lifecycle, user string, enr *store.Enrollment, attestation []byte, now time.Time) (cred store.WebAuthnCredential, userHandle []byte, detail string, err error) {
+func (f *Factor) FinishRegistration(ctx context.Context, lc store.Store, user string, enr *store.Enrollment, attestation []byte, now time.Time) (cred store.WebAuthnCredential, userHandle []byte, detail string, err error) {
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(attestation)
 	if err != nil {
 		return cred, nil, DetailMalformed, nil
@@ -209,7 +209,7 @@ var (
 // registered credential, and returns the request options for
 // navigator.credentials.get ({"publicKey":{...}}), which allow the user's
 // credentials only.
-func (f *Factor) BeginLogin(ctx context.Context, lc store.Lifecycle, user string, enr *store.Enrollment, now time.Time) (json.RawMessage, error) {
+func (f *Factor) BeginLogin(ctx context.Context, lc store.Store, user string, enr *store.Enrollment, now time.Time) (json.RawMessage, error) {
 	if !enr.WebAuthn.Enabled() {
 		return nil, errors.New("webauthn: no registered credential")
 	}

@@ -144,15 +144,11 @@ func (f *Factor) Verify(ctx context.Context, env *factor.Env, user string, enr *
 	if err != nil {
 		return false, DetailMalformed, nil
 	}
-	lc, ok := env.Store.(store.Lifecycle)
-	if !ok {
-		return false, factor.DetailUnsupportedStore, errors.New("the store cannot keep webauthn challenges")
-	}
 	if !enr.WebAuthn.Enabled() {
 		return false, factor.DetailWrong, nil
 	}
 	challenge := parsed.Response.CollectedClientData.Challenge
-	if detail, err := useChallenge(ctx, lc, user, loginKey, challenge, now); detail != "" || err != nil {
+	if detail, err := useChallenge(ctx, env.Store, user, loginKey, challenge, now); detail != "" || err != nil {
 		return false, detail, err
 	}
 	session := lib.SessionData{
@@ -171,13 +167,13 @@ func (f *Factor) Verify(ctx context.Context, env *factor.Env, user string, enr *
 		f.cloned(user, cred.ID, stored.SignCount, received)
 		return false, DetailCloned, nil
 	}
-	return f.recordUse(ctx, lc, user, cred.ID, received, now)
+	return f.recordUse(ctx, env.Store, user, cred.ID, received, now)
 }
 
 // recordUse stores the credential's new counter under the user's lock,
 // where a concurrent assertion with the same or a higher counter shows as
 // a clone too.
-func (f *Factor) recordUse(ctx context.Context, lc store.Lifecycle, user string, id []byte, received uint32, now time.Time) (bool, string, error) {
+func (f *Factor) recordUse(ctx context.Context, lc store.Store, user string, id []byte, received uint32, now time.Time) (bool, string, error) {
 	var stored uint32
 	errClone, errGone := errors.New("clone"), errors.New("gone")
 	err := lc.UpdateEnrollment(ctx, user, func(cur *store.Enrollment) (*store.Enrollment, error) {

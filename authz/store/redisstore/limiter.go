@@ -24,9 +24,9 @@ const attemptLease = 30 * time.Second
 // the request's own deadline may have passed.
 const settleTimeout = 2 * time.Second
 
-// Limiter returns the regulation shared by every replica on this Redis,
-// with cfg's limits (cfg must be valid). Its scripts are beginScript,
-// failScript and succeedScript.
+// Limiter implements store.SharedLimiter: the regulation shared by every
+// replica on this Redis, with cfg's limits (cfg must be valid). Its
+// scripts are beginScript, failScript and succeedScript.
 func (s *Store) Limiter(cfg regulation.Config) regulation.Limiter {
 	return &limiter{s: s, cfg: cfg}
 }

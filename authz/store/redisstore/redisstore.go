@@ -35,9 +35,10 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/store"
 )
 
-// Store is the Redis store. It implements store.Store and store.Lifecycle;
-// Limiter and Sessions give the regulation and the shared sessions on the
-// same connection. Safe for concurrent use.
+// Store is the Redis store. It implements store.Store and the capabilities
+// of a store replicas share: store.SharedLimiter and store.SharedSessions
+// (the regulation and the verified sessions on the same connection), and
+// store.Pinger. Safe for concurrent use.
 type Store struct {
 	rdb    redis.UniversalClient
 	keys   *store.Keys
@@ -46,8 +47,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store     = (*Store)(nil)
-	_ store.Lifecycle = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.SharedLimiter  = (*Store)(nil)
+	_ store.SharedSessions = (*Store)(nil)
+	_ store.Pinger         = (*Store)(nil)
 )
 
 // Open connects to the Redis c describes, with master the store key
@@ -99,7 +102,7 @@ func (s *Store) checkKey(ctx context.Context) error {
 	return nil
 }
 
-// Ping reports whether Redis answers.
+// Ping implements store.Pinger: it reports whether Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)

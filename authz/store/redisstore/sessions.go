@@ -12,8 +12,8 @@ import (
 	"github.com/mfa-authz/mfa-authz/cache"
 )
 
-// Sessions returns the verified sessions shared by every replica, for
-// cache.Sessions.SetShared. Sessions are sealed with the store key and
+// Sessions implements store.SharedSessions: the verified sessions shared
+// by every replica, for cache.Sessions.SetShared. Sessions are sealed with the store key and
 // bound to the user, so write access to Redis alone cannot forge one.
 func (s *Store) Sessions() cache.Shared { return sessions{s} }
 

@@ -100,13 +100,13 @@ func (s *Store) UseTOTPStep(ctx context.Context, user string, step uint64) (bool
 	return n == 1, nil
 }
 
-// SecretHash implements store.Lifecycle; it equals the Dir's under the
+// SecretHash implements store.Store; it equals the Dir's under the
 // same key.
 func (s *Store) SecretHash(user, purpose, secret string) []byte {
 	return s.keys.SecretHash(user, purpose, secret)
 }
 
-// UpdateEnrollment implements store.Lifecycle as an optimistic swap: fn
+// UpdateEnrollment implements store.Store as an optimistic swap: fn
 // may be called more than once when another replica writes the user's
 // enrollment meanwhile, and must not carry results over between calls.
 // An update that removes an enabled factor (or the whole enrollment)
@@ -165,7 +165,7 @@ func removesFactor(cur, next *store.Enrollment) bool {
 // late answers "expired" rather than "no code".
 const pendingSlack = 24 * time.Hour
 
-// UpdatePendingCode implements store.Lifecycle like UpdateEnrollment: a
+// UpdatePendingCode implements store.Store like UpdateEnrollment: a
 // code checked on two replicas at once is consumed by one of them only.
 func (s *Store) UpdatePendingCode(ctx context.Context, user, method string, fn func(cur *store.PendingCode) (*store.PendingCode, error)) error {
 	if err := checkUser(ctx, user); err != nil {
@@ -210,7 +210,7 @@ func (s *Store) UpdatePendingCode(ctx context.Context, user, method string, fn f
 	})
 }
 
-// Hit implements store.Lifecycle.
+// Hit implements store.Store.
 func (s *Store) Hit(ctx context.Context, key string, window time.Duration, limit int, now time.Time) (bool, time.Time, error) {
 	refused, reset, err := s.Reserve(ctx, []store.Limit{{Key: key, Window: window, Max: limit}}, now)
 	if err != nil {
@@ -224,7 +224,7 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, limit
 // must share a Redis Cluster slot. Sends are few; one slot carries them.
 const sendLimitsTag = "{send-limits}"
 
-// Reserve implements store.Lifecycle with reserveScript, atomically.
+// Reserve implements store.Store with reserveScript, atomically.
 func (s *Store) Reserve(ctx context.Context, limits []store.Limit, now time.Time) (int, time.Time, error) {
 	if len(limits) == 0 {
 		return 0, time.Time{}, errors.New("store: reserve: no limit")
