@@ -239,9 +239,15 @@ func (e *Engine) deny(r *Request, rule *policy.Rule, user string, reason profile
 	if retry > 0 && retry < time.Second {
 		retry = time.Second
 	}
-	ans := e.profile.Deny(reason, profile.Details{FlowID: flow, RetryAfter: retry})
+	idp := rule != nil && rule.IdPStepUp != nil
+	ans := e.profile.Deny(reason, profile.Details{FlowID: flow, RetryAfter: retry, IdPStepUp: idp})
 	if rule != nil && rule.Factors != nil && profile.NamesFactors(reason) {
 		ans = profile.WithFactors(ans, profile.FactorsJSON(rule.Factors))
+	}
+	// Only a protected route's denial is challenged: a self-service
+	// endpoint's answer (rule nil) keeps the profile's.
+	if e.challenge && rule != nil && profile.Challenged(reason, idp) {
+		ans.Challenge = e.challengeFor(rule, reason)
 	}
 	return Decision{
 		Rule:   rule,

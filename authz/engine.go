@@ -57,6 +57,10 @@ type Config struct {
 	// StepUpWindow is how long a proof of a factor lets the user change
 	// factors without a code (api.step_up_window); 0 means ManageWindow.
 	StepUpWindow time.Duration
+	// StepUpChallenge adds an RFC 9470 step-up challenge (WWW-Authenticate)
+	// to the denials on protected routes that an authentication cures
+	// (mfa.step_up_challenge). The rfc9470 profile adds it whatever this says.
+	StepUpChallenge bool
 }
 
 // Options are an engine's configuration and collaborators.
@@ -122,6 +126,10 @@ type Engine struct {
 	tracer     atomic.Pointer[tracerHolder]
 	factors    *factor.Registry
 	factorEnv  factor.Env // built once; factors verify with a pointer to it
+	// challenge reports that denials carry the route's step-up challenge;
+	// challenges holds them, rendered by SetPolicy for the policy in force.
+	challenge  bool
+	challenges atomic.Pointer[map[challengeKey]string]
 }
 
 // Methods returns every value MethodHeader can carry on an allow: the
@@ -160,6 +168,8 @@ func New(o Options) (*Engine, error) {
 		log:      o.Logger,
 		now:      o.Now,
 		factors:  o.Factors,
+		// The rfc9470 profile's 401 answers are the challenge.
+		challenge: o.StepUpChallenge || o.Profile.Name() == profile.RFC9470,
 	}
 	if e.factors == nil {
 		e.factors = builtin.Registry()
@@ -190,6 +200,9 @@ func (e *Engine) SetPolicy(p *policy.Policy) {
 		ttl = g
 	}
 	e.sessionTTL.Store(int64(ttl))
+	if e.challenge {
+		e.challenges.Store(e.renderChallenges(p))
+	}
 	e.policy.Store(p)
 }
 

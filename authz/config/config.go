@@ -91,6 +91,12 @@ type MFA struct {
 	// application/json (Spryker's storefront examples, the default) or
 	// application/vnd.api+json (its Backend API examples).
 	GlueContentType string `yaml:"glue_content_type"`
+	// StepUpChallenge adds an RFC 9470 step-up challenge (a WWW-Authenticate
+	// header naming the route's acr values and grace period as max_age) to
+	// the glue and problem profiles' denials that an authentication cures;
+	// their statuses and bodies stay as they are. The rfc9470 profile always
+	// sends it.
+	StepUpChallenge bool `yaml:"step_up_challenge"`
 }
 
 // Identity is the `identity` section: how a request names its user.
@@ -269,7 +275,7 @@ func (c *Config) Validate() error {
 		add("mfa.header", "not a valid HTTP header name: %q", c.MFA.Header)
 	}
 	if _, err := profile.New(c.MFA.Profile, DefaultHeader, ""); err != nil {
-		add("mfa.profile", "want %q or %q, got %q", profile.Glue, profile.Problem, c.MFA.Profile)
+		add("mfa.profile", "want %q, %q or %q, got %q", profile.Glue, profile.Problem, profile.RFC9470, c.MFA.Profile)
 	}
 	if ct := c.MFA.GlueContentType; ct != profile.JSONContentType && ct != profile.GlueContentType {
 		add("mfa.glue_content_type", "want %q or %q, got %q", profile.JSONContentType, profile.GlueContentType, ct)

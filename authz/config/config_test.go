@@ -19,7 +19,7 @@ func TestDefaults(t *testing.T) {
 		c.Identity.JWTMetadata.Namespace != "envoy.filters.http.jwt_authn" || c.Identity.JWTMetadata.PayloadKey != "jwt_payload" ||
 		c.TOTP.Digits != 6 || c.TOTP.Period != 30*time.Second || c.TOTP.Skew != 1 || c.TOTP.Algorithm != "SHA1" ||
 		c.Regulation.MaxFailures != 5 || c.Regulation.Window != 5*time.Minute || c.Regulation.Ban != 15*time.Minute ||
-		c.Cache.MaxSessions != 100000 || c.Log.Level != "info" || c.Log.Format != "json" {
+		c.Cache.MaxSessions != 100000 || c.Log.Level != "info" || c.Log.Format != "json" || c.MFA.StepUpChallenge {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -88,7 +88,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"cache:\n  max_sessions: lots\n", `config: cache.max_sessions (line 2): invalid value "lots": want a int`},
 		{"mfa: [1]\n", "config: mfa (line 1): want a mapping of keys"},
 		{"policy:\n  rules: /a\n", "config: policy.rules (line 2): want a list"},
-		{"mfa:\n  profile: spryker\n", `config: mfa.profile: want "glue" or "problem", got "spryker"`},
+		{"mfa:\n  profile: spryker\n", `config: mfa.profile: want "glue", "problem" or "rfc9470", got "spryker"`},
 		{"mfa:\n  glue_content_type: text/json\n", `config: mfa.glue_content_type: want "application/json" or "application/vnd.api+json", got "text/json"`},
 		{"mfa:\n  header: \"X MFA\"\n", `config: mfa.header: not a valid HTTP header name: "X MFA"`},
 		{"mfa:\n  grace_period: -1m\n", "config: mfa.grace_period: must not be negative, got -1m0s"},
@@ -166,8 +166,8 @@ func TestForwardAuthKeys(t *testing.T) {
 	}
 }
 
-// The glue profile's codes work 30 minutes, as Spryker's; the problem
-// profile keeps its 5 minutes; an explicit ttl wins in both. Glue
+// The glue profile's codes work 30 minutes, as Spryker's; the problem and
+// rfc9470 profiles keep their 5 minutes; an explicit ttl wins in both. Glue
 // documents are application/json unless configured otherwise.
 func TestProfileDefaults(t *testing.T) {
 	for _, c := range []struct {
@@ -179,6 +179,7 @@ func TestProfileDefaults(t *testing.T) {
 		{"mfa:\n  profile: glue\n", 30 * time.Minute, "application/json"},
 		{"mfa:\n  profile: problem\n", 5 * time.Minute, "application/json"},
 		{"mfa:\n  profile: problem\ncodes:\n  ttl: 10m\n", 10 * time.Minute, "application/json"},
+		{"mfa:\n  profile: rfc9470\n", 5 * time.Minute, "application/json"},
 		{"mfa:\n  glue_content_type: application/vnd.api+json\ncodes:\n  ttl: 2m\n", 2 * time.Minute, "application/vnd.api+json"},
 	} {
 		cfg, err := Parse([]byte(c.yaml))
@@ -189,5 +190,20 @@ func TestProfileDefaults(t *testing.T) {
 			t.Errorf("%q: ttl %s, attempts %d, content type %q; want %s, 3, %q", c.yaml, cfg.Codes.TTL, cfg.Codes.MaxAttempts,
 				cfg.MFA.GlueContentType, c.ttl, c.ct)
 		}
+	}
+}
+
+// mfa.step_up_challenge is a boolean, off by default; it goes with every
+// profile, and the engine gets it.
+func TestStepUpChallengeKey(t *testing.T) {
+	for _, name := range []string{"glue", "problem", "rfc9470"} {
+		cfg, err := Parse([]byte("mfa:\n  profile: " + name + "\n  step_up_challenge: true\n"))
+		if err != nil || !cfg.MFA.StepUpChallenge || cfg.MFA.Profile != name {
+			t.Errorf("%s: %v %+v", name, err, cfg.MFA)
+		}
+	}
+	_, err := Parse([]byte("mfa:\n  step_up_challenge: sometimes\n"))
+	if err == nil || !strings.Contains(err.Error(), "mfa.step_up_challenge") {
+		t.Errorf("non-boolean accepted or not named: %v", err)
 	}
 }

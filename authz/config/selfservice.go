@@ -106,11 +106,11 @@ func defaultCodes() Codes {
 }
 
 // CodeTTLFor returns the default code validity of the named profile: the
-// glue profile follows Spryker (30 minutes), the problem profile keeps
-// mfa-authz's shorter one. Both allow DefaultCodeMaxAttempts tries, as
-// Spryker does.
+// glue profile follows Spryker (30 minutes), the problem and rfc9470
+// profiles keep mfa-authz's shorter one. All allow DefaultCodeMaxAttempts
+// tries, as Spryker does.
 func CodeTTLFor(profileName string) time.Duration {
-	if profileName == profile.Problem {
+	if profileName == profile.Problem || profileName == profile.RFC9470 {
 		return DefaultCodeTTL
 	}
 	return DefaultGlueCodeTTL

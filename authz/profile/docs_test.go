@@ -73,3 +73,31 @@ func TestDocsAnswerTables(t *testing.T) {
 			len(all), len(glue), len(problem), len(GlueCode), len(ProblemTypes))
 	}
 }
+
+// The rfc9470 table of docs/answers.md is what the profile answers: every
+// reason once, with its status, type and challenge (step-up, Bearer or
+// none).
+func TestDocsRFC9470Table(t *testing.T) {
+	p, err := New(RFC9470, "X-MFA-Code", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := append(append([]Reason{}, Reasons...), LifecycleReasons...)
+	rows := docRows(t, "| reason | status | type | challenge |")
+	for _, r := range all {
+		a := p.Deny(r, Details{})
+		challenge := "—"
+		switch {
+		case a.Challenge == BearerChallenge:
+			challenge = "Bearer"
+		case a.Challenge != "":
+			challenge = "step-up"
+		}
+		if want := []string{strconv.Itoa(a.Status), ProblemTypes[r].Type, challenge}; strings.Join(rows[r.String()], "|") != strings.Join(want, "|") {
+			t.Errorf("docs rfc9470 row %s = %q, code says %q", r, rows[r.String()], want)
+		}
+	}
+	if len(rows) != len(all) {
+		t.Errorf("%d reasons; docs list %d rfc9470 rows", len(all), len(rows))
+	}
+}

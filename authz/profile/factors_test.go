@@ -13,7 +13,7 @@ func TestWithFactorsIsAdditive(t *testing.T) {
 	if list != `["totp","email"]` {
 		t.Fatalf("FactorsJSON = %s", list)
 	}
-	for _, name := range []string{Glue, Problem} {
+	for _, name := range Names {
 		p, err := New(name, "X-MFA-Code", "https://docs.example.com")
 		if err != nil {
 			t.Fatal(err)
@@ -40,7 +40,7 @@ func TestWithFactorsIsAdditive(t *testing.T) {
 					t.Errorf("%s %s: meta %v", name, r, e["meta"])
 				}
 				delete(e, "meta")
-			case Problem:
+			case Problem, RFC9470:
 				if !reflect.DeepEqual(g[FactorsMember], want) {
 					t.Errorf("%s %s: %s = %v", name, r, FactorsMember, g[FactorsMember])
 				}

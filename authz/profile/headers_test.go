@@ -22,6 +22,8 @@ func TestHeaders(t *testing.T) {
 		{"under a second is one", Answer{Status: 429, RetryAfter: time.Nanosecond}, "cache-control: no-store; retry-after: 1"},
 		{"allow and flow id", Answer{Status: 405, ContentType: ProblemContentType, Allow: "POST", FlowHeader: "x-invers-flow-id", FlowID: "f-1"},
 			"content-type: " + ProblemContentType + "; cache-control: no-store; allow: POST; x-invers-flow-id: f-1"},
+		{"challenge", Answer{Status: 401, ContentType: ProblemContentType, Challenge: BearerChallenge},
+			"content-type: " + ProblemContentType + "; cache-control: no-store; www-authenticate: Bearer"},
 	} {
 		var got []string
 		c.d.Headers(func(name, value string) { got = append(got, name+": "+value) })

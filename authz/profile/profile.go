@@ -2,11 +2,14 @@
 // API, so that clients written against that API keep working in front of
 // mfa-authz.
 //
-// Two profiles exist: "glue" answers like Spryker's Glue API (403 JSON:API
-// error documents with codes 5900–5909, plus documented extensions) and
+// Three profiles exist: "glue" answers like Spryker's Glue API (403 JSON:API
+// error documents with codes 5900–5909, plus documented extensions),
 // "problem" answers like INVERS OneAPI (RFC 9457 problem+json documents
-// with /problems/mfa/... types). Bodies are rendered once, when the profile
-// is built; only the problem profile's flow_id is filled in per request.
+// with /problems/mfa/... types) and "rfc9470" answers a missing or
+// insufficient authentication with 401 and an RFC 9470 step-up challenge,
+// every denial with a plain RFC 9457 document. Bodies are rendered once,
+// when the profile is built; only the problem profile's flow_id is filled
+// in per request.
 package profile
 
 import (
@@ -78,14 +81,18 @@ type Answer struct {
 	// FlowHeader, when set, names a response header that repeats the
 	// body's flow_id (FlowID), as INVERS sends X-INVERS-Flow-ID.
 	FlowHeader, FlowID string
+	// Challenge, when set, is sent as a WWW-Authenticate header: an RFC
+	// 9470 step-up challenge (see Challenge) or BearerChallenge.
+	Challenge string
 }
 
 // Headers calls set with each response header of d, the same for every
 // transport: content-type when d has a body type (a 204 answer has none),
 // cache-control: no-store (an MFA answer is about one user and one moment),
 // retry-after in whole seconds, rounded up, when d.RetryAfter is set, allow
-// when d.Allow is, and the flow id header when d.FlowHeader is. Names are
-// lower case, as HTTP/2 sends them.
+// when d.Allow is, the flow id header when d.FlowHeader is, and
+// www-authenticate when d.Challenge is. Names are lower case, as HTTP/2
+// sends them.
 func (d Answer) Headers(set func(name, value string)) {
 	if d.ContentType != "" {
 		set("content-type", d.ContentType)
@@ -100,6 +107,9 @@ func (d Answer) Headers(set func(name, value string)) {
 	if d.FlowHeader != "" {
 		set(d.FlowHeader, d.FlowID)
 	}
+	if d.Challenge != "" {
+		set("www-authenticate", d.Challenge)
+	}
 }
 
 // Details are the per-request facts a denial may carry.
@@ -108,18 +118,22 @@ type Details struct {
 	FlowID string
 	// RetryAfter is how long a banned user must wait.
 	RetryAfter time.Duration
+	// IdPStepUp reports that the route accepts a step-up at the identity
+	// provider, so that an authentication there cures even a user's lack
+	// of a factor (see Challenged).
+	IdPStepUp bool
 }
 
 // Profile renders denials. Implementations are immutable and safe for
 // concurrent use.
 type Profile interface {
-	// Name is the profile's config name ("glue" or "problem").
+	// Name is the profile's config name ("glue", "problem" or "rfc9470").
 	Name() string
 	// Deny renders the denial for reason.
 	Deny(reason Reason, d Details) Answer
 	// DocumentType is the media type of the self-service endpoints'
-	// success documents, which are Glue JSON:API documents in both
-	// profiles.
+	// success documents, which are Glue JSON:API documents in every
+	// profile.
 	DocumentType() string
 }
 
@@ -127,7 +141,11 @@ type Profile interface {
 const (
 	Glue    = "glue"
 	Problem = "problem"
+	RFC9470 = "rfc9470"
 )
+
+// Names lists the built-in profiles, for messages and documentation.
+var Names = []string{Glue, Problem, RFC9470}
 
 // Option adjusts a profile built by New.
 type Option func(*options)
@@ -149,7 +167,7 @@ var GlueContentTypes = []string{JSONContentType, GlueContentType}
 // New returns the named profile. header is the MFA header's name as
 // configured (it appears in texts, and the problem profile's flow id
 // header takes its prefix); baseURL prefixes problem types in
-// type_documentation.
+// type_documentation, and the rfc9470 profile's types themselves.
 func New(name, header, baseURL string, opts ...Option) (Profile, error) {
 	if header == "" {
 		return nil, fmt.Errorf("profile: empty MFA header name")
@@ -166,7 +184,9 @@ func New(name, header, baseURL string, opts ...Option) (Profile, error) {
 		return newGlue(header, o.glueType), nil
 	case Problem:
 		return newProblem(header, baseURL, o.glueType), nil
+	case RFC9470:
+		return newRFC9470(header, baseURL, o.glueType), nil
 	default:
-		return nil, fmt.Errorf("profile: unknown profile %q (want %q or %q)", name, Glue, Problem)
+		return nil, fmt.Errorf("profile: unknown profile %q (want %q, %q or %q)", name, Glue, Problem, RFC9470)
 	}
 }

@@ -132,7 +132,7 @@ func TestProblemFlowID(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	if _, err := New("spryker", "X-MFA-Code", ""); err == nil || err.Error() != `profile: unknown profile "spryker" (want "glue" or "problem")` {
+	if _, err := New("spryker", "X-MFA-Code", ""); err == nil || err.Error() != `profile: unknown profile "spryker" (want "glue", "problem" or "rfc9470")` {
 		t.Errorf("unknown profile: %v", err)
 	}
 	if _, err := New(Glue, "", ""); err == nil {
@@ -141,7 +141,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestUnknownReasonRendersUnavailable(t *testing.T) {
-	for _, name := range []string{Glue, Problem} {
+	for _, name := range Names {
 		p, _ := New(name, "X-MFA-Code", "")
 		if d := p.Deny(Reason(200), Details{}); d.Status != 503 {
 			t.Errorf("%s: unknown reason gave %d, want 503", name, d.Status)
@@ -216,7 +216,7 @@ func TestGlueContentType(t *testing.T) {
 		{[]Option{WithGlueContentType(GlueContentType)}, "application/vnd.api+json"},
 		{[]Option{WithGlueContentType(JSONContentType)}, "application/json"},
 	} {
-		for _, name := range []string{Glue, Problem} {
+		for _, name := range Names {
 			p, err := New(name, "X-MFA-Code", "", c.opts...)
 			if err != nil {
 				t.Fatal(err)

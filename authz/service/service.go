@@ -66,6 +66,7 @@ func EngineConfig(c *config.Config) authz.Config {
 		TOTPSkew:        c.TOTP.Skew,
 		CodeMaxAttempts: c.Codes.MaxAttempts,
 		StepUpWindow:    c.API.StepUpWindow,
+		StepUpChallenge: c.MFA.StepUpChallenge,
 		Identity: authz.IdentityConfig{
 			Header:            c.Identity.Header,
 			Namespace:         c.Identity.JWTMetadata.Namespace,

@@ -66,8 +66,10 @@ const policy = `policy:
 
 // mfaConfig shapes the mfa-authz config a stack writes.
 type mfaConfig struct {
-	// Profile is mfa.profile: glue or problem.
+	// Profile is mfa.profile: glue, problem or rfc9470.
 	Profile string
+	// StepUpChallenge sets mfa.step_up_challenge: true.
+	StepUpChallenge bool
 	// Header sets identity.header to x-user-id, which the shipped Envoy
 	// strips from clients and sets from the verified token's sub. Without
 	// it only the default identity.jwt_metadata names the user.
@@ -101,6 +103,9 @@ func newMFA(t *testing.T, c mfaConfig) *mfa {
 		profile = "glue"
 	}
 	fmt.Fprintf(&b, "mfa:\n  header: X-MFA-Code\n  profile: %s\n  problem_base_url: https://docs.example.com\n", profile)
+	if c.StepUpChallenge {
+		b.WriteString("  step_up_challenge: true\n")
+	}
 	if c.Header {
 		b.WriteString("identity:\n  header: x-user-id\n")
 	}
