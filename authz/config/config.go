@@ -19,11 +19,11 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
 	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
 	"github.com/mfa-authz/mfa-authz/authz/factor/webauthn"
+	"github.com/mfa-authz/mfa-authz/authz/internal/tracing"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/regulation"
 	"github.com/mfa-authz/mfa-authz/authz/store/redisstore"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
-	"github.com/mfa-authz/mfa-authz/authz/tracing"
 	"github.com/mfa-authz/mfa-authz/policy"
 )
 

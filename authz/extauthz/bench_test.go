@@ -8,7 +8,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/mfa-authz/mfa-authz/authz/extauthz"
-	"github.com/mfa-authz/mfa-authz/authz/tracing"
+	"github.com/mfa-authz/mfa-authz/authz/internal/tracing"
 	"github.com/mfa-authz/mfa-authz/cache"
 	"github.com/mfa-authz/mfa-authz/test/otlptest"
 )

@@ -8,7 +8,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/mfa-authz/mfa-authz/authz/config"
-	"github.com/mfa-authz/mfa-authz/authz/service/servicetest"
+	"github.com/mfa-authz/mfa-authz/authz/internal/servicetest"
 )
 
 // challengeConfig protects /payments with a 5-minute grace that a step-up

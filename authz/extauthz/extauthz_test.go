@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/mfa-authz/mfa-authz/authz/extauthz"
+	"github.com/mfa-authz/mfa-authz/authz/internal/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/service"
-	"github.com/mfa-authz/mfa-authz/authz/service/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
 )

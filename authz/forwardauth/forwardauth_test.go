@@ -20,9 +20,9 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/extauthz"
 	"github.com/mfa-authz/mfa-authz/authz/forwardauth"
+	"github.com/mfa-authz/mfa-authz/authz/internal/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/service"
-	"github.com/mfa-authz/mfa-authz/authz/service/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
 )

@@ -18,11 +18,11 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/delivery"
+	"github.com/mfa-authz/mfa-authz/authz/internal/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/otc"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/service"
-	"github.com/mfa-authz/mfa-authz/authz/service/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
 )

@@ -8,9 +8,9 @@ import (
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/internal/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
-	"github.com/mfa-authz/mfa-authz/authz/service/servicetest"
 )
 
 // Removing an enabled factor through the API ends the session the user

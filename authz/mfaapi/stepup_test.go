@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/structpb"
+
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
+	"github.com/mfa-authz/mfa-authz/authz/internal/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/service"
-	"github.com/mfa-authz/mfa-authz/authz/service/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // stepUpFixture is a real service whose user alice has TOTP enabled, with

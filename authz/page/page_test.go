@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mfa-authz/mfa-authz/authz/internal/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/page"
 	"github.com/mfa-authz/mfa-authz/authz/service"
-	"github.com/mfa-authz/mfa-authz/authz/service/servicetest"
 	"github.com/mfa-authz/mfa-authz/authz/store"
 	"github.com/mfa-authz/mfa-authz/authz/totp"
 )

@@ -9,7 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mfa-authz/mfa-authz/authz/config"
-	"github.com/mfa-authz/mfa-authz/authz/tlsreload"
+	"github.com/mfa-authz/mfa-authz/authz/internal/tlsreload"
 )
 
 // opsHandler serves liveness, readiness and metrics on the HTTP listener.

@@ -5,18 +5,19 @@ package service
 
 import (
 	"context"
-	"go.uber.org/zap"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/mfa-authz/mfa-authz/authz"
 	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
+	"github.com/mfa-authz/mfa-authz/authz/internal/tracing"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/page"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/regulation"
 	"github.com/mfa-authz/mfa-authz/authz/store"
-	"github.com/mfa-authz/mfa-authz/authz/tracing"
 	"github.com/mfa-authz/mfa-authz/cache"
 	"github.com/mfa-authz/mfa-authz/policy"
 )

@@ -8,9 +8,10 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/mfa-authz/mfa-authz/authz/config"
 	"github.com/mfa-authz/mfa-authz/authz/service"
-	"go.uber.org/zap"
 )
 
 func serveCmd(args []string, stdout, stderr io.Writer) error {
