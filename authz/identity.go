@@ -141,10 +141,10 @@ func init() {
 	userHashKey.Store(newUserHasher(key))
 }
 
-// SetUserHashKey sets the key of HashUser for the whole process. Call it
+// setUserHashKey sets the key of HashUser for the whole process. Call it
 // once at start-up, before logging; a key of fewer than 16 bytes is refused
 // (the key stays as it was).
-func SetUserHashKey(key []byte) error {
+func setUserHashKey(key []byte) error {
 	if len(key) < 16 {
 		return errors.New("authz: user hash key is shorter than 16 bytes")
 	}
@@ -162,7 +162,7 @@ type SecretHasher interface {
 // hash for a user, and nobody without the store key can link a hash to a
 // user id.
 func KeyUserHash(st SecretHasher) error {
-	return SetUserHashKey(st.SecretHash("", UserHashPurpose, ""))
+	return setUserHashKey(st.SecretHash("", UserHashPurpose, ""))
 }
 
 // HashUser returns a short, stable tag for a user id, for logs that must

@@ -102,7 +102,7 @@ func TestHashUserIsKeyed(t *testing.T) {
 	}
 
 	key := []byte("0123456789abcdef0123456789abcdef")
-	if err := SetUserHashKey(key); err != nil {
+	if err := setUserHashKey(key); err != nil {
 		t.Fatal(err)
 	}
 	m := hmac.New(sha256.New, key)
@@ -120,10 +120,10 @@ func TestHashUserIsKeyed(t *testing.T) {
 	if got, want := HashUser(long), hex.EncodeToString(m.Sum(nil)[:8]); got != want {
 		t.Fatalf("long id: HashUser = %q, want %q", got, want)
 	}
-	if err := SetUserHashKey([]byte("short")); err == nil || HashUser(user) != want {
+	if err := setUserHashKey([]byte("short")); err == nil || HashUser(user) != want {
 		t.Fatalf("short key: err %v, hash %q; want an error and the key unchanged", err, HashUser(user))
 	}
-	if err := SetUserHashKey([]byte("fedcba9876543210fedcba9876543210")); err != nil || HashUser(user) == want {
+	if err := setUserHashKey([]byte("fedcba9876543210fedcba9876543210")); err != nil || HashUser(user) == want {
 		t.Fatalf("new key: err %v; want a different hash", err)
 	}
 }

@@ -176,9 +176,9 @@ func (c *Config) Senders() (map[string]Sender, error) {
 		)
 		switch name {
 		case SMTP:
-			s, err = NewSMTP(c.SMTPConfig)
+			s, err = newSMTP(c.SMTPConfig)
 		case Webhook:
-			s, err = NewWebhook(c.WebhookConfig)
+			s, err = newWebhook(c.WebhookConfig)
 		case File:
 			s, err = NewFile(c.FileConfig.Path)
 		default:

@@ -38,7 +38,7 @@ func TestSMTPStartTLSWithAuth(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Username: "mailer", Password: "s3cret"})
 	c := smtpConfig(t, srv, TLSStartTLS)
 	c.Username, c.Password = "mailer", "s3cret"
-	s, err := NewSMTP(c)
+	s, err := newSMTP(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestSMTPImplicitTLS(t *testing.T) {
 	c := smtpConfig(t, srv, TLSImplicit)
 	c.Subject = "Code for {{.User}}"
 	c.Body = "code={{.Code}} method={{.Method}}"
-	s, err := NewSMTP(c)
+	s, err := newSMTP(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,20 +89,20 @@ func TestSMTPFailures(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Username: "mailer", Password: "s3cret"})
 	c := smtpConfig(t, srv, TLSStartTLS)
 	c.Username, c.Password = "mailer", "wrong"
-	s, _ := NewSMTP(c)
+	s, _ := newSMTP(c)
 	if err := s.Send(context.Background(), msg); err == nil || !strings.Contains(err.Error(), "AUTH") {
 		t.Errorf("wrong password: %v", err)
 	}
 	// Without the CA, the server's certificate is refused.
 	c.CAFile, c.Password = "", "s3cret"
-	s, _ = NewSMTP(c)
+	s, _ = newSMTP(c)
 	if err := s.Send(context.Background(), msg); err == nil || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Errorf("untrusted certificate: %v", err)
 	}
 	// A password is never sent in the clear.
 	c = smtpConfig(t, srv, TLSNone)
 	c.Username, c.Password = "mailer", "s3cret"
-	s, _ = NewSMTP(c)
+	s, _ = newSMTP(c)
 	if err := s.Send(context.Background(), msg); err == nil || !strings.Contains(err.Error(), "without TLS") {
 		t.Errorf("plain-text auth: %v", err)
 	}
@@ -120,7 +120,7 @@ func TestSMTPFailures(t *testing.T) {
 	l.Close()
 	c = smtpConfig(t, srv, TLSStartTLS)
 	c.Port, c.Timeout = addr.Port, 2*time.Second
-	s, _ = NewSMTP(c)
+	s, _ = newSMTP(c)
 	if err := s.Send(context.Background(), msg); err == nil || !strings.Contains(err.Error(), "dial") {
 		t.Errorf("closed port: %v", err)
 	}
@@ -146,7 +146,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	defer srv.Close()
 	c := DefaultConfig().WebhookConfig
 	c.URL, c.Secret, c.Backoff = srv.URL, "hook-secret", 10*time.Millisecond
-	w, err := NewWebhook(c)
+	w, err := newWebhook(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestWebhookFailures(t *testing.T) {
 	defer srv.Close()
 	c := DefaultConfig().WebhookConfig
 	c.URL, c.Secret, c.Backoff, c.Retries = srv.URL, "s", time.Millisecond, 2
-	w, _ := NewWebhook(c)
+	w, _ := newWebhook(c)
 	if err := w.Send(context.Background(), msg); err == nil || n.Load() != 1 {
 		t.Errorf("4xx: err %v after %d calls, want an error after 1 (no retry)", err, n.Load())
 	}
@@ -193,7 +193,7 @@ func TestWebhookFailures(t *testing.T) {
 	n.Store(0)
 	status.Store(0)
 	c.Timeout, c.Retries = 50*time.Millisecond, 0
-	w, _ = NewWebhook(c)
+	w, _ = newWebhook(c)
 	start := time.Now()
 	if err := w.Send(context.Background(), msg); err == nil || time.Since(start) > 2*time.Second {
 		t.Errorf("timeout: err %v after %s", err, time.Since(start))

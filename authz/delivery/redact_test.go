@@ -30,7 +30,7 @@ func TestWebhookErrorsHideURLSecrets(t *testing.T) {
 	} {
 		c := DefaultConfig().WebhookConfig
 		c.URL, c.Secret, c.Retries, c.Timeout = raw, "s", 0, 2*time.Second
-		w, err := NewWebhook(c)
+		w, err := newWebhook(c)
 		if err != nil {
 			t.Fatalf("%s: %v", raw, err)
 		}
@@ -58,7 +58,7 @@ func TestWebhookStatusErrorHidesURLSecrets(t *testing.T) {
 	defer srv.Close()
 	c := DefaultConfig().WebhookConfig
 	c.URL, c.Secret = strings.Replace(srv.URL, "http://", "http://u:PASSWORD-SECRET@", 1)+"/x?token=TOKEN-SECRET", "s"
-	w, err := NewWebhook(c)
+	w, err := newWebhook(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +77,8 @@ func TestRedactURL(t *testing.T) {
 		"not a url ?token=x":                               "webhook URL",
 		"http://bad host/?token=x":                         "webhook URL",
 	} {
-		if got := RedactURL(raw); got != want {
-			t.Errorf("RedactURL(%q) = %q, want %q", raw, got, want)
+		if got := redactURL(raw); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", raw, got, want)
 		}
 	}
 }
@@ -165,7 +165,7 @@ func TestSMTPErrorsHideRecipient(t *testing.T) {
 		host, port := fakeSMTP(t, c.reply)
 		cfg := DefaultConfig().SMTPConfig
 		cfg.Host, cfg.Port, cfg.From, cfg.TLS, cfg.Timeout = host, port, "no-reply@shop.example.com", TLSNone, 5*time.Second
-		s, err := NewSMTP(cfg)
+		s, err := newSMTP(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func TestSMTPErrorsHideRecipient(t *testing.T) {
 func TestWebhookConfigErrorHidesSecrets(t *testing.T) {
 	c := DefaultConfig().WebhookConfig
 	c.URL, c.Secret = "ftp://u:PASSWORD-SECRET@hooks.example.com/send?token=TOKEN-SECRET", "s"
-	_, err := NewWebhook(c)
+	_, err := newWebhook(c)
 	if err == nil || strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), `got "ftp://hooks.example.com"`) {
 		t.Errorf("err %v: want the URL refused, quoted without secrets", err)
 	}

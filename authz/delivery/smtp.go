@@ -98,8 +98,8 @@ type SMTPSender struct {
 	tls      *tls.Config
 }
 
-// NewSMTP returns an SMTP sender.
-func NewSMTP(c SMTPConfig) (*SMTPSender, error) {
+// newSMTP returns an SMTP sender.
+func newSMTP(c SMTPConfig) (*SMTPSender, error) {
 	if errs := c.validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -42,7 +42,7 @@ func (c *WebhookConfig) validate() []error {
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		// The URL may hold a token or password: quote it without them.
-		add("url", "want an http(s) URL, got %q", RedactURL(c.URL))
+		add("url", "want an http(s) URL, got %q", redactURL(c.URL))
 	}
 	if c.Secret == "" && c.SecretFile == "" {
 		add("secret", "set secret or secret_file: webhook calls are always signed")
@@ -72,8 +72,8 @@ type WebhookSender struct {
 	client *http.Client
 }
 
-// NewWebhook returns a webhook sender, reading the secret file if set.
-func NewWebhook(c WebhookConfig) (*WebhookSender, error) {
+// newWebhook returns a webhook sender, reading the secret file if set.
+func newWebhook(c WebhookConfig) (*WebhookSender, error) {
 	if errs := c.validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -145,7 +145,7 @@ func (w *WebhookSender) post(ctx context.Context, body []byte, sig string) (retr
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		// url.Parse errors quote the whole URL, secrets included.
-		return false, fmt.Errorf("POST %s: invalid URL", RedactURL(w.cfg.URL))
+		return false, fmt.Errorf("POST %s: invalid URL", redactURL(w.cfg.URL))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(w.cfg.SignatureHeader, sig)
@@ -160,7 +160,7 @@ func (w *WebhookSender) post(ctx context.Context, body []byte, sig string) (retr
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return ctx.Err() == nil, fmt.Errorf("POST %s: %v", RedactURL(w.cfg.URL), err)
+		return ctx.Err() == nil, fmt.Errorf("POST %s: %v", redactURL(w.cfg.URL), err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
@@ -174,10 +174,10 @@ func (w *WebhookSender) post(ctx context.Context, body []byte, sig string) (retr
 	}
 }
 
-// RedactURL returns raw as scheme://host, for logs and errors: the
+// redactURL returns raw as scheme://host, for logs and errors: the
 // userinfo, query and fragment may hold secrets, and so may the path (some
 // providers put the token there). An unparsable URL yields "webhook URL".
-func RedactURL(raw string) string {
+func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return "webhook URL"

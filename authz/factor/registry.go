@@ -3,7 +3,7 @@ package factor
 import "fmt"
 
 // Registry is the set of factors a server offers, in preference order. It
-// is built once by NewRegistry and never changes afterwards, so every
+// is built once by newRegistry and never changes afterwards, so every
 // method is safe for concurrent use without locks.
 type Registry struct {
 	list   []Factor
@@ -14,9 +14,9 @@ type Registry struct {
 	longest int
 }
 
-// NewRegistry returns a registry of fs in preference order. Names must be
+// newRegistry returns a registry of fs in preference order. Names must be
 // non-empty, lower-case, without spaces, and distinct.
-func NewRegistry(fs ...Factor) (*Registry, error) {
+func newRegistry(fs ...Factor) (*Registry, error) {
 	r := &Registry{byName: make(map[string]Factor, len(fs))}
 	for _, f := range fs {
 		n := f.Name()
@@ -36,10 +36,10 @@ func NewRegistry(fs ...Factor) (*Registry, error) {
 	return r, nil
 }
 
-// MustRegistry is NewRegistry for a fixed list known to be valid; it panics
+// MustRegistry is newRegistry for a fixed list known to be valid; it panics
 // otherwise.
 func MustRegistry(fs ...Factor) *Registry {
-	r, err := NewRegistry(fs...)
+	r, err := newRegistry(fs...)
 	if err != nil {
 		panic(err)
 	}

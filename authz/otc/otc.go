@@ -58,9 +58,9 @@ func GenerateRecovery(n int) ([]string, error) {
 	return out, nil
 }
 
-// NormalizeRecovery brings a recovery code as typed into its canonical
+// normalizeRecovery brings a recovery code as typed into its canonical
 // form: upper case, with the dash; "" when it cannot be one.
-func NormalizeRecovery(code string) string {
+func normalizeRecovery(code string) string {
 	c := strings.ToUpper(strings.ReplaceAll(code, "-", ""))
 	if len(c) != 8 {
 		return ""
@@ -115,11 +115,11 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
-// Check judges hash (the SecretHash of the code given) against the pending
+// check judges hash (the SecretHash of the code given) against the pending
 // code p at now, allowing maxAttempts wrong tries, and returns the outcome
 // with the record to store: p updated (attempt counted, or marked used),
 // or nil when nothing is left to keep.
-func Check(p *store.PendingCode, hash []byte, now time.Time, maxAttempts int) (Outcome, *store.PendingCode) {
+func check(p *store.PendingCode, hash []byte, now time.Time, maxAttempts int) (Outcome, *store.PendingCode) {
 	if p == nil {
 		return None, nil
 	}
@@ -145,7 +145,7 @@ func Use(ctx context.Context, st store.Store, user, method, code string, now tim
 	var out Outcome
 	err := st.UpdatePendingCode(ctx, user, method, func(cur *store.PendingCode) (*store.PendingCode, error) {
 		var next *store.PendingCode
-		out, next = Check(cur, hash, now, maxAttempts)
+		out, next = check(cur, hash, now, maxAttempts)
 		if cur == nil {
 			return nil, store.ErrNoChange
 		}
@@ -195,7 +195,7 @@ func FirstRecovery(st store.Store, user string, next *store.Enrollment, first bo
 // UseRecovery marks the user's recovery code used if it is one of theirs
 // and unused; ok=false otherwise. It compares against every stored hash.
 func UseRecovery(ctx context.Context, st store.Store, user, code string) (bool, error) {
-	norm := NormalizeRecovery(code)
+	norm := normalizeRecovery(code)
 	if norm == "" {
 		return false, nil
 	}

@@ -35,12 +35,12 @@ func TestRecovery(t *testing.T) {
 		t.Fatal(codes, err)
 	}
 	for _, c := range codes {
-		if NormalizeRecovery(c) != c || len(c) != 9 || c[4] != '-' {
+		if normalizeRecovery(c) != c || len(c) != 9 || c[4] != '-' {
 			t.Errorf("code %q", c)
 		}
 	}
-	if NormalizeRecovery("abcd-efgh") != "ABCD-EFGH" || NormalizeRecovery("ABCDEFGH") != "ABCD-EFGH" || NormalizeRecovery("ABCD-EFG0") != "" {
-		t.Error("NormalizeRecovery")
+	if normalizeRecovery("abcd-efgh") != "ABCD-EFGH" || normalizeRecovery("ABCDEFGH") != "ABCD-EFGH" || normalizeRecovery("ABCD-EFG0") != "" {
+		t.Error("normalizeRecovery")
 	}
 }
 
@@ -48,33 +48,33 @@ func TestCheck(t *testing.T) {
 	now := time.Now()
 	h := []byte("right")
 	p := &store.PendingCode{Hash: h, ExpiresAt: now.Add(time.Minute)}
-	if o, next := Check(nil, h, now, 3); o != None || next != nil {
+	if o, next := check(nil, h, now, 3); o != None || next != nil {
 		t.Error("no code")
 	}
-	o, next := Check(p, []byte("wrong"), now, 3)
+	o, next := check(p, []byte("wrong"), now, 3)
 	if o != Wrong || next == nil || next.Attempts != 1 || p.Attempts != 0 {
 		t.Fatalf("wrong: %v %+v", o, next)
 	}
-	o, next = Check(next, []byte("wrong"), now, 3)
+	o, next = check(next, []byte("wrong"), now, 3)
 	if o != Wrong || next == nil || next.Attempts != 2 {
 		t.Fatalf("second wrong try: %v %+v", o, next)
 	}
-	o, next = Check(next, []byte("wrong"), now, 3)
+	o, next = check(next, []byte("wrong"), now, 3)
 	if o != Wrong || next != nil {
 		t.Errorf("third wrong try: %v %+v, want the code dropped", o, next)
 	}
-	if o, _ := Check(p, h, now, 3); o != OK {
+	if o, _ := check(p, h, now, 3); o != OK {
 		t.Error("right code")
 	}
-	if o, _ := Check(p, h, now.Add(time.Minute), 3); o != Expired {
+	if o, _ := check(p, h, now.Add(time.Minute), 3); o != Expired {
 		t.Error("expired code")
 	}
 	used := *p
 	used.Used = true
-	if o, _ := Check(&used, h, now, 3); o != Expired {
+	if o, _ := check(&used, h, now, 3); o != Expired {
 		t.Error("used code")
 	}
-	if o, _ := Check(&store.PendingCode{ExpiresAt: now.Add(time.Minute)}, nil, now, 3); o == OK {
+	if o, _ := check(&store.PendingCode{ExpiresAt: now.Add(time.Minute)}, nil, now, 3); o == OK {
 		t.Error("empty hash matched")
 	}
 	_ = bytes.Equal

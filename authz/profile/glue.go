@@ -72,13 +72,13 @@ func newGlue(header, contentType string) *glue {
 	g := &glue{denials: make(map[Reason]Answer, len(GlueCode)), docType: contentType}
 	for r, e := range GlueCode {
 		e.Detail = sprintfHeader(e.Detail, header)
-		g.denials[r] = Answer{Status: e.Status, ContentType: contentType, Body: GlueDocument(e)}
+		g.denials[r] = Answer{Status: e.Status, ContentType: contentType, Body: glueDocument(e)}
 	}
 	return g
 }
 
-// GlueDocument renders a Glue API error document holding the single error e.
-func GlueDocument(e GlueError) string {
+// glueDocument renders a Glue API error document holding the single error e.
+func glueDocument(e GlueError) string {
 	b, err := json.Marshal(struct {
 		Errors []GlueError `json:"errors"`
 	}{[]GlueError{e}})

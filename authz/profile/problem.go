@@ -149,10 +149,10 @@ func (p *problem) Deny(r Reason, d Details) Answer {
 		prefix = p.prefixes[r]
 	}
 	flow := d.FlowID
-	if !ValidFlowID(flow) {
-		flow = NewFlowID()
+	if !validFlowID(flow) {
+		flow = newFlowID()
 	}
-	// flow holds only characters that need no JSON escaping (ValidFlowID).
+	// flow holds only characters that need no JSON escaping (validFlowID).
 	return Answer{
 		Status:      p.statuses[r],
 		ContentType: ProblemContentType,
@@ -166,10 +166,10 @@ func (p *problem) Deny(r Reason, d Details) Answer {
 // MaxFlowIDLength bounds a client-influenced flow id echoed in bodies.
 const MaxFlowIDLength = 128
 
-// ValidFlowID reports whether id may be echoed as a flow_id: 1 to
+// validFlowID reports whether id may be echoed as a flow_id: 1 to
 // MaxFlowIDLength characters from [A-Za-z0-9._:-]. Anything else is
 // replaced by a fresh id, so a request id can never inject into a body.
-func ValidFlowID(id string) bool {
+func validFlowID(id string) bool {
 	if id == "" || len(id) > MaxFlowIDLength {
 		return false
 	}
@@ -185,8 +185,8 @@ func ValidFlowID(id string) bool {
 	return true
 }
 
-// NewFlowID returns a random RFC 4122 version 4 UUID.
-func NewFlowID() string {
+// newFlowID returns a random RFC 4122 version 4 UUID.
+func newFlowID() string {
 	var u [16]byte
 	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails on supported platforms
 	u[6] = u[6]&0x0f | 0x40

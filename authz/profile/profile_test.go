@@ -126,8 +126,8 @@ func TestProblemFlowID(t *testing.T) {
 	if !strings.HasSuffix(d.Body, `"flow_id":"req-1.2:3_x"}`) {
 		t.Errorf("valid flow id not echoed: %s", d.Body)
 	}
-	if a, b := NewFlowID(), NewFlowID(); a == b {
-		t.Errorf("NewFlowID repeated %s", a)
+	if a, b := newFlowID(), newFlowID(); a == b {
+		t.Errorf("newFlowID repeated %s", a)
 	}
 }
 

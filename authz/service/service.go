@@ -58,8 +58,8 @@ type Service struct {
 	engineOpts authz.Options // what New built Engine with
 }
 
-// EngineConfig is the engine's part of a validated config.
-func EngineConfig(c *config.Config) authz.Config {
+// engineConfig is the engine's part of a validated config.
+func engineConfig(c *config.Config) authz.Config {
 	return authz.Config{
 		Header:          c.MFA.Header,
 		GracePeriod:     *c.MFA.GracePeriod,
@@ -162,7 +162,7 @@ func New(c *config.Config, log *zap.Logger) (*Service, error) {
 	opts := authz.Options{
 		Factors:   builtin.New(wa),
 		Enrolled:  enrolled,
-		Config:    EngineConfig(c),
+		Config:    engineConfig(c),
 		Policy:    pol,
 		Profile:   prof,
 		Store:     st,

@@ -165,9 +165,9 @@ func (k *Keys) CheckKey(rec []byte) error {
 	return nil
 }
 
-// ValidateEnrollment checks e as PutEnrollment does. Its errors never hold
+// validateEnrollment checks e as PutEnrollment does. Its errors never hold
 // a secret.
-func ValidateEnrollment(e *Enrollment) error { return e.validate() }
+func validateEnrollment(e *Enrollment) error { return e.validate() }
 
 // SameTOTP reports whether a and b are the same factor (constant-time on
 // the secret); a store resets the replay guard when it changes.
