@@ -1,10 +1,12 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 )
 
@@ -87,4 +89,31 @@ func removeFile(path string) error {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// readSealedJSON reads the record name in the store's directory dir, opens
+// it under purpose and decodes its JSON. A record too large, that does not
+// open (another key, another name, damage), that is not JSON, or that
+// valid refuses is ErrCorrupt naming it; what says what it should hold.
+// A missing record is fs.ErrNotExist, as readRecord returns it.
+func readSealedJSON[T any](d *Dir, dir, purpose, name, what string, valid func(*T) bool) (T, error) {
+	var v T
+	rel := path.Join(dir, name)
+	rec, err := readRecord(filepath.Join(d.root, dir, name))
+	if errors.Is(err, errTooLarge) {
+		return v, corrupt(rel, err)
+	}
+	if err != nil {
+		return v, err
+	}
+	pt, err := d.keys.open(purposeAAD(purpose, name), rec)
+	if err != nil {
+		return v, corrupt(rel, err)
+	}
+	defer clear(pt)
+	if err := json.Unmarshal(pt, &v); err != nil || !valid(&v) {
+		var zero T
+		return zero, corrupt(rel, fmt.Errorf("decrypted %s is not valid", what))
+	}
+	return v, nil
 }

@@ -117,22 +117,6 @@ func (d *Dir) RegulationStates(fn func(user string, s regulation.State)) error {
 }
 
 func (d *Dir) readRegulation(name string) (regulationRecord, error) {
-	rel := path.Join(regulationDir, name)
-	rec, err := readRecord(filepath.Join(d.root, regulationDir, name))
-	if errors.Is(err, errTooLarge) {
-		return regulationRecord{}, corrupt(rel, err)
-	}
-	if err != nil {
-		return regulationRecord{}, err
-	}
-	pt, err := d.keys.open(purposeAAD(regulationPurpose, name), rec)
-	if err != nil {
-		return regulationRecord{}, corrupt(rel, err)
-	}
-	defer clear(pt)
-	var r regulationRecord
-	if err := json.Unmarshal(pt, &r); err != nil || r.User == "" {
-		return regulationRecord{}, corrupt(rel, errors.New("decrypted regulation state is not valid"))
-	}
-	return r, nil
+	return readSealedJSON(d, regulationDir, regulationPurpose, name, "regulation state",
+		func(r *regulationRecord) bool { return r.User != "" })
 }

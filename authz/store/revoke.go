@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -113,21 +112,9 @@ func (d *Dir) Revocations(since time.Time) ([]Revocation, error) {
 }
 
 func (d *Dir) readRevocation(name string) (Revocation, error) {
-	rel := path.Join(revokedDir, name)
-	rec, err := readRecord(filepath.Join(d.root, revokedDir, name))
-	if err != nil {
-		return Revocation{}, err
-	}
-	pt, err := d.keys.open(purposeAAD(revocationPurpose, name), rec)
-	if err != nil {
-		return Revocation{}, corrupt(rel, err)
-	}
-	defer clear(pt)
-	var r revocationRecord
-	if err := json.Unmarshal(pt, &r); err != nil || r.User == "" {
-		return Revocation{}, corrupt(rel, errors.New("decrypted revocation is not valid"))
-	}
-	return Revocation(r), nil
+	r, err := readSealedJSON(d, revokedDir, revocationPurpose, name, "revocation",
+		func(r *revocationRecord) bool { return r.User != "" })
+	return Revocation(r), err
 }
 
 // PruneRevocations removes the revocations whose files were last modified
