@@ -31,18 +31,11 @@ func (c *Config) validatePage(add func(key, format string, args ...any)) {
 		add("page.path", "must name a path below /, got %q", p)
 		return
 	}
-	a := &c.API
-	for _, o := range []struct{ key, v string }{
+	others := append([]pathKey{
 		{"the health endpoint", healthzPath}, {"the readiness endpoint", readyzPath}, {"the metrics endpoint", MetricsPath},
 		{"server.forward_auth_path", c.Server.ForwardAuthPath}, {"server.envoy_http_prefix", c.Server.EnvoyHTTPPrefix},
-		{"api.types_path", a.TypesPath}, {"api.activate_path", a.ActivatePath}, {"api.verify_path", a.VerifyPath},
-		{"api.deactivate_path", a.DeactivatePath}, {"api.trigger_path", a.TriggerPath},
-		{"api.recovery_codes_path", a.RecoveryCodesPath},
-		{"api.webauthn_registration_options_path", a.WebAuthnRegistrationOptionsPath},
-		{"api.webauthn_registration_path", a.WebAuthnRegistrationPath},
-		{"api.webauthn_challenge_path", a.WebAuthnChallengePath},
-		{"api.webauthn_verify_path", a.WebAuthnVerifyPath},
-	} {
+	}, c.API.paths()...)
+	for _, o := range others {
 		if o.v != "" && (o.v == p || below(o.v, p) || below(p, o.v)) {
 			add("page.path", "%q overlaps %s %q", p, o.key, o.v)
 		}
@@ -53,7 +46,7 @@ func (c *Config) validatePage(add func(key, format string, args ...any)) {
 	if c.Server.HTTPAddress == "" {
 		add("page.enabled", "needs server.http_address: the page is served on the HTTP listener")
 	}
-	if !a.Enabled {
+	if !c.API.Enabled {
 		add("page.enabled", "needs api.enabled: the page acts through the self-service endpoints")
 	}
 }

@@ -121,11 +121,12 @@ func defaultLimits() Limits {
 		TenantMaxSends: DefaultTenantMaxSends, TenantWindow: DefaultTenantWindow, ResendCooldown: DefaultResendCooldown}
 }
 
-// validateLifecycle checks the api, codes, limits and delivery sections.
-func (c *Config) validateLifecycle(add func(key, format string, args ...any)) []error {
-	a := &c.API
-	seen := map[string]string{}
-	for _, p := range []struct{ key, v string }{
+// pathKey is a configured path and the key that sets it.
+type pathKey struct{ key, v string }
+
+// paths lists the self-service endpoints' paths with their keys.
+func (a *API) paths() []pathKey {
+	return []pathKey{
 		{"api.types_path", a.TypesPath}, {"api.activate_path", a.ActivatePath}, {"api.verify_path", a.VerifyPath},
 		{"api.deactivate_path", a.DeactivatePath}, {"api.trigger_path", a.TriggerPath},
 		{"api.recovery_codes_path", a.RecoveryCodesPath},
@@ -133,7 +134,14 @@ func (c *Config) validateLifecycle(add func(key, format string, args ...any)) []
 		{"api.webauthn_registration_path", a.WebAuthnRegistrationPath},
 		{"api.webauthn_challenge_path", a.WebAuthnChallengePath},
 		{"api.webauthn_verify_path", a.WebAuthnVerifyPath},
-	} {
+	}
+}
+
+// validateLifecycle checks the api, codes, limits and delivery sections.
+func (c *Config) validateLifecycle(add func(key, format string, args ...any)) []error {
+	a := &c.API
+	seen := map[string]string{}
+	for _, p := range a.paths() {
 		if err := checkHTTPPath(p.v); err != nil {
 			add(p.key, "%v, got %q", err, p.v)
 			continue
