@@ -41,6 +41,23 @@ type Enrollable interface {
 	Remove(enr *store.Enrollment)
 }
 
+// Labeled is implemented by a factor with a name for people, as the
+// enrollment page shows it ("Authenticator app", "Passkeys").
+type Labeled interface {
+	Label() string
+}
+
+// LabelOf returns the label of the factor called name among fs, or
+// fallback when none has one.
+func LabelOf[F interface{ Name() string }](fs []F, name, fallback string) string {
+	for _, f := range fs {
+		if l, ok := any(f).(Labeled); ok && f.Name() == name {
+			return l.Label()
+		}
+	}
+	return fallback
+}
+
 // Without returns a copy of enr without f, nil when nothing is left: f's
 // record removed by f, and the rest (recovery codes go with the last
 // factor) by the store's rules (store.Enrollment.Without).

@@ -16,6 +16,8 @@ import (
 	"github.com/pquerna/otp"
 	"go.uber.org/zap"
 
+	"github.com/mfa-authz/mfa-authz/authz/factor"
+	"github.com/mfa-authz/mfa-authz/authz/factor/builtin"
 	"github.com/mfa-authz/mfa-authz/authz/mfaapi"
 	"github.com/mfa-authz/mfa-authz/authz/profile"
 	"github.com/mfa-authz/mfa-authz/authz/store"
@@ -96,19 +98,9 @@ func newTOTPSetup(secret, uri string) (*totpSetup, error) {
 	return &totpSetup{Secret: secret, QR: qr}, nil
 }
 
-// label names an MFA type for people.
+// label names an MFA type for people, as its factor does.
 func label(method string) string {
-	switch method {
-	case store.MethodTOTP:
-		return "Authenticator app"
-	case store.MethodEmail:
-		return "E-mail codes"
-	case store.MethodSMS:
-		return "SMS codes"
-	case store.MethodWebAuthn:
-		return "Passkeys"
-	}
-	return "The factor"
+	return factor.LabelOf(builtin.Enrollable(), method, "The factor")
 }
 
 // refused shows the API's refusal: its status, Retry-After and detail.

@@ -35,6 +35,14 @@ var _ factor.Destined = Factor{}
 // Name returns the factor's public name, "email" or "sms".
 func (f Factor) Name() string { return f.name }
 
+// Label names the factor for people.
+func (f Factor) Label() string {
+	if f.email {
+		return "E-mail codes"
+	}
+	return "SMS codes"
+}
+
 // Delivery returns the delivery method that sends this factor's codes: the
 // same name.
 func (f Factor) Delivery() string { return f.name }

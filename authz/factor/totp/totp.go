@@ -22,6 +22,9 @@ type Factor struct{}
 // Name returns "totp", the factor's public name.
 func (Factor) Name() string { return store.MethodTOTP }
 
+// Label names the factor for people: an authenticator app makes its codes.
+func (Factor) Label() string { return "Authenticator app" }
+
 // Preferred marks TOTP as a factor a bare code may be meant for.
 func (Factor) Preferred() {}
 

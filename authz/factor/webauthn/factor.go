@@ -105,6 +105,9 @@ var _ factor.Bounded = (*Factor)(nil)
 // Name returns "webauthn", the factor's public name.
 func (*Factor) Name() string { return store.MethodWebAuthn }
 
+// Label names the factor for people.
+func (*Factor) Label() string { return Passkeys{}.Label() }
+
 // MaxLength implements factor.Bounded.
 func (*Factor) MaxLength() int { return MaxAssertionLength }
 
@@ -231,6 +234,9 @@ var (
 
 // Name returns "webauthn".
 func (Passkeys) Name() string { return store.MethodWebAuthn }
+
+// Label names the factor for people.
+func (Passkeys) Label() string { return "Passkeys" }
 
 // Status reports a registered credential as enabled; there is no
 // activation in progress.
