@@ -3,6 +3,8 @@ package mfaapi_test
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
@@ -21,59 +23,83 @@ import (
 
 // tokenFactor is a test-only factor with its enrollment side: a token
 // whose eight-digit code the server derives from the activation's time and
-// shows once, then accepts as the proof. It stands in its record on the
-// TOTP field of the enrollment (a new factor would add its own field to
-// store.Enrollment). It proves that offering, activating, verifying and
-// removing a factor through the self-service endpoints is one Factor value
-// plus registration: mfaapi names no factor.
+// shows once, then accepts as the proof. It keeps its record in the
+// enrollment's Factors under its own name, as any factor the store has no
+// field for does. It proves that storing, offering, activating, verifying
+// and removing a factor through the self-service endpoints is one Factor
+// value plus registration: neither the store nor mfaapi names it.
 type tokenFactor struct{}
+
+// tokenRecord is what the token factor stores.
+type tokenRecord struct {
+	CreatedAt time.Time `json:"created_at"`
+}
 
 var _ factor.Generated = tokenFactor{}
 
 func (tokenFactor) Name() string                { return "token" }
 func (tokenFactor) WellFormed(code string) bool { return len(code) == 8 && factor.Digits(code) }
-func (tokenFactor) Enabled(enr *store.Enrollment) bool {
-	return enr.TOTP != nil && !enr.TOTP.Pending
+
+// record returns the token in enr and whether it is enabled; ok=false
+// when enr holds none (or one that does not decode).
+func (tokenFactor) record(enr *store.Enrollment) (r tokenRecord, enabled, ok bool) {
+	rec, ok := enr.Factor("token")
+	if !ok || json.Unmarshal(rec.Data, &r) != nil {
+		return tokenRecord{}, false, false
+	}
+	return r, rec.Enabled, true
 }
 
-func (tokenFactor) Verify(_ context.Context, _ *factor.Env, _ string, enr *store.Enrollment, code string, _ time.Time) (bool, string, error) {
-	if enr.TOTP == nil || subtle.ConstantTimeCompare([]byte(tokenCode(enr.TOTP.CreatedAt)), []byte(code)) != 1 {
+func (f tokenFactor) Enabled(enr *store.Enrollment) bool {
+	_, enabled, ok := f.record(enr)
+	return ok && enabled
+}
+
+func (f tokenFactor) Verify(_ context.Context, _ *factor.Env, _ string, enr *store.Enrollment, code string, _ time.Time) (bool, string, error) {
+	r, _, ok := f.record(enr)
+	if !ok || subtle.ConstantTimeCompare([]byte(tokenCode(r.CreatedAt)), []byte(code)) != 1 {
 		return false, factor.DetailWrong, nil
 	}
 	return true, "", nil
 }
 
-func (tokenFactor) Status(enr *store.Enrollment) int {
-	switch {
-	case enr.TOTP == nil:
+func (f tokenFactor) Status(enr *store.Enrollment) int {
+	switch _, enabled, ok := f.record(enr); {
+	case !ok:
 		return factor.StatusDisabled
-	case enr.TOTP.Pending:
+	case !enabled:
 		return factor.StatusInProgress
 	}
 	return factor.StatusEnabled
 }
 
-func (tokenFactor) Started(enr *store.Enrollment) time.Time { return enr.TOTP.CreatedAt }
-
-func (tokenFactor) SamePending(a, b *store.Enrollment) bool {
-	return a.TOTP.CreatedAt.Equal(b.TOTP.CreatedAt)
+func (f tokenFactor) Started(enr *store.Enrollment) time.Time {
+	r, _, _ := f.record(enr)
+	return r.CreatedAt
 }
 
-func (tokenFactor) Remove(enr *store.Enrollment) { enr.TOTP = nil }
+func (f tokenFactor) SamePending(a, b *store.Enrollment) bool {
+	return f.Started(a).Equal(f.Started(b))
+}
+
+func (tokenFactor) Remove(enr *store.Enrollment) { enr.SetFactor("token", nil) }
 
 func (tokenFactor) Enable(enr *store.Enrollment) {
-	t := *enr.TOTP
-	t.Pending = false
-	enr.TOTP = &t
+	rec, _ := enr.Factor("token")
+	rec.Enabled = true
+	enr.SetFactor("token", &rec)
 }
 
 func (tokenFactor) Generate(_ *factor.EnrollEnv, _ string, now time.Time) (factor.Activation, error) {
+	data, err := json.Marshal(tokenRecord{CreatedAt: now.UTC()})
+	if err != nil {
+		return factor.Activation{}, err
+	}
 	return factor.Activation{
 		Started: now.UTC(),
 		Shown:   map[string]string{"type": "token", "code": tokenCode(now)},
 		Put: func(enr *store.Enrollment, pending bool) {
-			enr.TOTP = &store.TOTP{Secret: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", Algorithm: "SHA1", Digits: 8, Period: 30,
-				CreatedAt: now.UTC(), Pending: pending}
+			enr.SetFactor("token", &store.FactorRecord{Enabled: !pending, Data: data})
 		},
 	}, nil
 }
@@ -169,6 +195,16 @@ func TestRegisteredFactorEnrollment(t *testing.T) {
 		t.Fatalf("verify: %d %s, want 204", ans.Status, ans.Body)
 	}
 	types(listed(mfaapi.StatusEnabled))
+	// Stored in its own record, encrypted with the enrollment, and a
+	// proof on a protected route.
+	if enr, err := st.Enrollment(context.Background(), "alice"); err != nil || !enr.Factors["token"].Enabled || enr.TOTP != nil {
+		t.Fatalf("stored enrollment %+v, %v: want the token's own enabled record", enr, err)
+	}
+	d := eng.Check(context.Background(), &authz.Request{Method: "POST", Host: "shop.example.com", Path: "/carts/1",
+		Header: authz.MapHeader{"x-user-id": "alice", "x-mfa-code": "token " + code}})
+	if !d.Allowed || d.Method != "token" {
+		t.Fatalf("protected route with the token: %+v", d)
+	}
 	if ans := call(http.MethodPost, config.DefaultTriggerPath, "", body(mfaapi.TypeTrigger)); ans.Status != 204 {
 		t.Fatalf("trigger of a factor that sends nothing: %d %s, want 204", ans.Status, ans.Body)
 	}
@@ -176,4 +212,7 @@ func TestRegisteredFactorEnrollment(t *testing.T) {
 		t.Fatalf("deactivate: %d %s, want 204", ans.Status, ans.Body)
 	}
 	types(listed(mfaapi.StatusDisabled))
+	if _, err := st.Enrollment(context.Background(), "alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after deactivate: %v, want no enrollment left", err)
+	}
 }

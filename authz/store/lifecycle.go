@@ -64,11 +64,13 @@ func (e *Enrollment) Without(method string) *Enrollment {
 		next.SMS = nil
 	case MethodWebAuthn:
 		next.WebAuthn = nil
+	default:
+		next.SetFactor(method, nil)
 	}
 	if len(next.Methods()) == 0 {
 		next.Recovery = nil
 	}
-	if next.TOTP == nil && next.Email == nil && next.SMS == nil && !next.WebAuthn.Enabled() {
+	if next.TOTP == nil && next.Email == nil && next.SMS == nil && !next.WebAuthn.Enabled() && len(next.Factors) == 0 {
 		return nil
 	}
 	next.Recovery = append([]RecoveryCode(nil), next.Recovery...)

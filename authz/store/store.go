@@ -12,8 +12,11 @@ package store
 import (
 	"context"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -103,10 +106,52 @@ type Enrollment struct {
 	Recovery []RecoveryCode `json:"recovery,omitempty"`
 	// WebAuthn is the user's passkeys and security keys, or nil.
 	WebAuthn *WebAuthn `json:"webauthn,omitempty"`
+	// Factors holds, by factor name, the records of factors the store has
+	// no field of its own for: each such factor encodes and decodes its
+	// own record, which the store keeps opaque (encrypted with the rest).
+	// The map is never changed in place, only replaced (SetFactor), so a
+	// copy of an Enrollment may share it.
+	Factors map[string]FactorRecord `json:"factors,omitempty"`
+}
+
+// FactorRecord is a factor's record in Enrollment.Factors.
+type FactorRecord struct {
+	// Enabled reports that the factor counts for step-up: false while its
+	// activation is in progress.
+	Enabled bool `json:"enabled"`
+	// Data is the factor's own record, JSON the store does not read.
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// SetFactor stores rec as the record of the factor called name, or removes
+// it when rec is nil, in a new map: copies of e keep the old one.
+func (e *Enrollment) SetFactor(name string, rec *FactorRecord) {
+	m := maps.Clone(e.Factors)
+	if rec == nil {
+		delete(m, name)
+	} else {
+		if m == nil {
+			m = map[string]FactorRecord{}
+		}
+		m[name] = *rec
+	}
+	if len(m) == 0 {
+		m = nil
+	}
+	e.Factors = m
+}
+
+// Factor returns the record of the factor called name, if e holds one.
+func (e *Enrollment) Factor(name string) (FactorRecord, bool) {
+	if e == nil {
+		return FactorRecord{}, false
+	}
+	r, ok := e.Factors[name]
+	return r, ok
 }
 
 // Methods returns the enabled methods in preference order: TOTP, email,
-// SMS, WebAuthn. Factors whose activation is in progress are not listed, and
+// SMS, WebAuthn, then those of Factors by name. Factors whose activation is in progress are not listed, and
 // recovery codes are not a method of their own here (see Has).
 func (e *Enrollment) Methods() []string {
 	if e == nil {
@@ -124,6 +169,11 @@ func (e *Enrollment) Methods() []string {
 	}
 	if e.WebAuthn.Enabled() {
 		m = append(m, MethodWebAuthn)
+	}
+	for _, name := range slices.Sorted(maps.Keys(e.Factors)) {
+		if e.Factors[name].Enabled {
+			m = append(m, name)
+		}
 	}
 	return m
 }
@@ -147,8 +197,14 @@ func (e *Enrollment) validate() error {
 	if e == nil {
 		return errors.New("store: enrollment is nil")
 	}
-	if e.TOTP == nil && e.Email == nil && e.SMS == nil && !e.WebAuthn.Enabled() {
+	if e.TOTP == nil && e.Email == nil && e.SMS == nil && !e.WebAuthn.Enabled() && len(e.Factors) == 0 {
 		return errors.New("store: enrollment has no factor")
+	}
+	for name := range e.Factors {
+		switch name {
+		case "", MethodTOTP, MethodEmail, MethodSMS, MethodWebAuthn, MethodRecovery:
+			return fmt.Errorf("store: factor record named %q", name)
+		}
 	}
 	if e.WebAuthn != nil {
 		if err := e.WebAuthn.validate(); err != nil {

@@ -56,6 +56,34 @@ var enrollmentCases = []testCase{
 		}
 	}},
 
+	{"a factor's own record is kept opaque, by name, and removed with the factor", func(t *testing.T, _ Backend, open Opener) {
+		s := mustOpen(t, open, Key(1))
+		e := &store.Enrollment{}
+		e.SetFactor("token", &store.FactorRecord{Enabled: true, Data: []byte(`{"created_at":"2026-03-04T05:06:07Z"}`)})
+		e.SetFactor("pending", &store.FactorRecord{Data: []byte(`"in progress"`)})
+		Put(t, s, "alice", e)
+		got := read(t, s, "alice")
+		if got == nil || len(got.Factors) != 2 || !got.Factors["token"].Enabled || string(got.Factors["token"].Data) != `{"created_at":"2026-03-04T05:06:07Z"}` ||
+			got.Factors["pending"].Enabled || string(got.Factors["pending"].Data) != `"in progress"` {
+			t.Fatalf("read back %+v", got)
+		}
+		if m := got.Methods(); len(m) != 1 || m[0] != "token" {
+			t.Fatalf("Methods() = %v, want [token]: a factor in progress does not count", m)
+		}
+		next := got.Without("token")
+		if next == nil || len(next.Factors) != 1 || len(got.Factors) != 2 {
+			t.Fatalf("Without(token) = %+v, and the original %+v: want one left and the original unchanged", next, got)
+		}
+		if next.Without("pending") != nil {
+			t.Fatal("an enrollment without any factor record is still an enrollment")
+		}
+		bad := &store.Enrollment{}
+		bad.SetFactor(store.MethodTOTP, &store.FactorRecord{Enabled: true})
+		if err := s.UpdateEnrollment(ctx, "bob", func(*store.Enrollment) (*store.Enrollment, error) { return bad, nil }); err == nil {
+			t.Fatal("a factor record under a name the store keeps itself was written")
+		}
+	}},
+
 	{"update enrollment writes nothing on ErrNoChange, an error or an invalid record", func(t *testing.T, _ Backend, open Opener) {
 		s := mustOpen(t, open, Key(1))
 		Put(t, s, "alice", &store.Enrollment{TOTP: TOTP(Secret1)})
