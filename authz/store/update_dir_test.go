@@ -12,7 +12,7 @@ import (
 	"github.com/mfa-authz/mfa-authz/authz/store/storetest"
 )
 
-// The Dir's lifecycle files on disk: bound to their user or counter key,
+// The Dir's pending-code and counter files on disk: bound to their user or counter key,
 // refused when damaged rather than read as absent (which would reset a
 // send limit or lose a pending code's spent tries), and gone when empty.
 // Their names are the exported record names (store.Keys), as the Redis
