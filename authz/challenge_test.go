@@ -106,7 +106,7 @@ func TestChallengeOffUnchanged(t *testing.T) {
 		})
 		prof, _ := profile.New(name, "X-MFA-Code", "https://docs.example.com/")
 		rule := f.engine.Policy().Match("POST", "shop.example.com", "/payments")
-		for _, r := range append(denialReasons, profile.LifecycleReasons...) {
+		for _, r := range append(denialReasons, profile.SelfServiceReasons...) {
 			flow := "5e77e3e3-48ab-4955-8ab3-1c62339096ab"
 			d := f.engine.deny(&Request{ID: flow}, rule, "alice", r, "", time.Minute)
 			if want := prof.Deny(r, profile.Details{FlowID: flow, RetryAfter: time.Minute}); d.Answer != want {

@@ -334,7 +334,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateOps(add)
 	c.Tracing.Validate(func(key, format string, args ...any) { add("tracing."+key, format, args...) })
-	errs = append(errs, c.validateLifecycle(add)...)
+	errs = append(errs, c.validateSelfService(add)...)
 	c.WebAuthn.Validate(add)
 	c.validatePage(add)
 	return errors.Join(errs...)

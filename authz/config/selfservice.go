@@ -58,7 +58,7 @@ type Limits struct {
 	ResendCooldown time.Duration `yaml:"resend_cooldown"`
 }
 
-// Lifecycle defaults.
+// Self-service defaults.
 const (
 	DefaultTypesPath         = "/multi-factor-auth-types"
 	DefaultActivatePath      = "/multi-factor-auth-type-activate"
@@ -137,8 +137,8 @@ func (a *API) paths() []pathKey {
 	}
 }
 
-// validateLifecycle checks the api, codes, limits and delivery sections.
-func (c *Config) validateLifecycle(add func(key, format string, args ...any)) []error {
+// validateSelfService checks the api, codes, limits and delivery sections.
+func (c *Config) validateSelfService(add func(key, format string, args ...any)) []error {
 	a := &c.API
 	seen := map[string]string{}
 	for _, p := range a.paths() {

@@ -49,7 +49,7 @@ func docRows(t *testing.T, header string) map[string][]string {
 // The answer tables of docs/answers.md are the profiles' tables: every
 // reason once, with the status, code or type, and text the code renders.
 func TestDocsAnswerTables(t *testing.T) {
-	all := append(append([]Reason{}, Reasons...), LifecycleReasons...)
+	all := append(append([]Reason{}, Reasons...), SelfServiceReasons...)
 	glue := docRows(t, "| reason | status | code | detail |")
 	problem := docRows(t, "| reason | status | type | title |")
 	for _, r := range all {
@@ -82,7 +82,7 @@ func TestDocsRFC9470Table(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := append(append([]Reason{}, Reasons...), LifecycleReasons...)
+	all := append(append([]Reason{}, Reasons...), SelfServiceReasons...)
 	rows := docRows(t, "| reason | status | type | challenge |")
 	for _, r := range all {
 		a := p.Deny(r, Details{})

@@ -57,7 +57,7 @@ func (r Reason) String() string {
 	if int(r) < len(reasonNames) && reasonNames[r] != "" {
 		return reasonNames[r]
 	}
-	if name, ok := lifecycleNames[r]; ok {
+	if name, ok := selfServiceNames[r]; ok {
 		return name
 	}
 	return "reason(" + strconv.Itoa(int(r)) + ")"

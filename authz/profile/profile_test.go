@@ -163,7 +163,7 @@ func TestProblemFlowIDHeader(t *testing.T) {
 		{"MFA-Code", "x-flow-id"},
 	} {
 		p, _ := New(Problem, c.mfa, "")
-		for _, r := range append(append([]Reason{}, Reasons...), LifecycleReasons...) {
+		for _, r := range append(append([]Reason{}, Reasons...), SelfServiceReasons...) {
 			d := p.Deny(r, Details{FlowID: "flow-1"})
 			var got []string
 			d.Headers(func(name, value string) {

@@ -20,7 +20,7 @@ func wire(a Answer) string {
 }
 
 // allReasons are the denial and the self-service reasons.
-func allReasons() []Reason { return append(append([]Reason{}, Reasons...), LifecycleReasons...) }
+func allReasons() []Reason { return append(append([]Reason{}, Reasons...), SelfServiceReasons...) }
 
 // Every answer of the rfc9470 profile as the client sees it. A denial an
 // authentication cures is 401 with the step-up challenge; the others keep

@@ -1,6 +1,6 @@
 package profile
 
-// Reasons of the MFA lifecycle: the answers of the self-service endpoints
+// Reasons of the self-service endpoints: their answers
 // (activate, verify, deactivate, trigger, types) and the finer step-up
 // outcomes of out-of-band and recovery codes.
 const (
@@ -51,15 +51,15 @@ const (
 	MethodNotAllowed
 )
 
-// LifecycleReasons lists the lifecycle reasons, for tests and documentation.
-var LifecycleReasons = []Reason{
+// SelfServiceReasons lists the self-service reasons, for tests and documentation.
+var SelfServiceReasons = []Reason{
 	Expired, InvalidRecoveryCode, TypeMissing, DeactivationFailed, AlreadyEnabled, TypeNotFound,
 	CustomerNotFound, UserNotFound, NoUserIdentifier, InvalidBody, TooManySMS, TooManyEmails,
 	TooManySMSPerTenant, TooManyEmailsPerTenant, ResendCooldown, InvalidPhoneNumber, InvalidEmail,
 	DeliveryFailed, StepUpRequired, FactorNotActive, MethodNotAllowed,
 }
 
-var lifecycleNames = map[Reason]string{
+var selfServiceNames = map[Reason]string{
 	Expired:                "expired_code",
 	InvalidRecoveryCode:    "invalid_recovery_code",
 	TypeMissing:            "type_missing",

@@ -13,7 +13,7 @@ func TestLifecycleGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range LifecycleReasons {
+		for _, r := range SelfServiceReasons {
 			d := p.Deny(r, Details{FlowID: "5e77e3e3-48ab-4955-8ab3-1c62339096ab"})
 			if d.Status == 503 && r != DeliveryFailed {
 				t.Errorf("%s %s: rendered as unavailable", name, r)

@@ -125,7 +125,7 @@ func New(sessions *cache.Sessions, version string) *Metrics {
 	m.checks = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "checks_total",
 		Help: "Checks decided, by decision (allow, deny, api) and reason."}, []string{"decision", "reason"})
 	f(m.checks)
-	reasons := append(append([]profile.Reason{}, profile.Reasons...), profile.LifecycleReasons...)
+	reasons := append(append([]profile.Reason{}, profile.Reasons...), profile.SelfServiceReasons...)
 	for _, r := range reasons {
 		m.denyBy[r] = m.checks.WithLabelValues(DecisionDeny, r.String())
 	}
