@@ -165,10 +165,6 @@ func (k *Keys) CheckKey(rec []byte) error {
 	return nil
 }
 
-// validateEnrollment checks e as PutEnrollment does. Its errors never hold
-// a secret.
-func validateEnrollment(e *Enrollment) error { return e.validate() }
-
 // SameTOTP reports whether a and b are the same factor (constant-time on
 // the secret); a store resets the replay guard when it changes.
 func SameTOTP(a, b *TOTP) bool { return sameTOTP(a, b) }
